@@ -1,0 +1,1 @@
+"""The ``funnx`` command: thin click commands that parse, call the generator or emulator, and print."""

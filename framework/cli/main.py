@@ -1,0 +1,14 @@
+"""Entry point of the ``funnx`` console script (also ``python -m framework.cli.main``)."""
+
+from __future__ import annotations
+
+from . import app_commands, serve_commands  # noqa: F401  (registers the commands on the group)
+from .group import cli
+
+
+def main() -> None:
+    cli(prog_name="funnx")
+
+
+if __name__ == "__main__":
+    main()

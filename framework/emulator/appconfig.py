@@ -1,0 +1,79 @@
+"""local.settings.json, read the way Core Tools reads it.
+
+``Values`` become environment variables, but variables already set win (with a warning), like
+``func start``. ``IsEncrypted`` must be false: Core Tools treats a missing flag as encrypted, and
+encrypted files cannot be read off Windows, so both are clear errors here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import EmulatorError
+
+log = logging.getLogger("funnx.host")
+
+LOCAL_SETTINGS = "local.settings.json"
+DEFAULT_PORT = 7071
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    values: dict[str, str] = field(default_factory=dict)
+    host: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        port = self.host.get("LocalHttpPort")
+        return port if isinstance(port, int) and not isinstance(port, bool) else DEFAULT_PORT
+
+
+def read_local_settings(app_dir: Path) -> LocalSettings:
+    path = app_dir / LOCAL_SETTINGS
+    if not path.exists():
+        return LocalSettings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except ValueError as err:
+        raise EmulatorError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise EmulatorError(f"{path} must hold a JSON object with 'IsEncrypted' and 'Values'")
+    if data.get("IsEncrypted", True) is not False:
+        raise EmulatorError(
+            f'{path}: "IsEncrypted" is true or missing, and encrypted settings cannot be read here; '
+            'set "IsEncrypted": false and put plain values in "Values"'
+        )
+    values = data.get("Values", {})
+    if not isinstance(values, dict):
+        raise EmulatorError(f"{path}: 'Values' must be an object of setting name to string")
+    bad = [name for name, value in values.items() if not isinstance(value, str)]
+    if bad:
+        raise EmulatorError(f"{path}: Values {', '.join(bad)} must be strings (quote numbers and booleans)")
+    host = data.get("Host", {})
+    return LocalSettings(values=dict(values), host=host if isinstance(host, dict) else {})
+
+
+def apply_values(values: dict[str, str]) -> dict[str, str | None]:
+    """Export ``values`` into os.environ unless already set; returns the previous state to restore."""
+    previous: dict[str, str | None] = {}
+    for name, value in values.items():
+        if name in os.environ:
+            if os.environ[name] != value:
+                log.warning("Skipping '%s' from local.settings.json: already set in the environment", name)
+            continue
+        previous[name] = None
+        os.environ[name] = value
+    return previous
+
+
+def restore_environment(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -1,0 +1,66 @@
+"""One served app: its settings exported, its functions indexed, a dispatcher and a thread pool.
+
+Both ``funnx start`` and :class:`TestClient` build an EmulatorHost; closing it shuts the pool and
+restores the environment variables it set, so tests can load several apps in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from framework.runtime.errors import FunnxError
+from framework.runtime.hostconfig import read_host_json, route_prefix
+from framework.runtime.settings import SCRIPT_ROOT_SETTING
+
+from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
+from .dispatch import Dispatcher
+from .errors import EmulatorError
+from .loader import SCRIPT_FILE_SETTING, HttpFunction, find_register, import_script, index_functions
+
+#: The host sets this for the worker when unset, so that is the local default too.
+DEFAULT_THREAD_COUNT = 1000
+
+
+def thread_count() -> int:
+    raw = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
+
+
+class EmulatorHost:
+    def __init__(
+        self,
+        app_dir: Path,
+        *,
+        settings: Mapping[str, str] | None = None,
+        functions: Sequence[str] | None = None,
+    ) -> None:
+        self.app_dir = Path(app_dir).resolve()
+        self._previous_env: dict[str, str | None] = {}
+        try:
+            self.local_settings: LocalSettings = read_local_settings(self.app_dir)
+            self._set_env({**(settings or {}), SCRIPT_ROOT_SETTING: str(self.app_dir)})
+            for name, value in apply_values(self.local_settings.values).items():
+                self._previous_env.setdefault(name, value)
+            prefix = route_prefix(read_host_json(self.app_dir))
+            module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
+            self.functions: list[HttpFunction] = index_functions(find_register(module), functions)
+            if not self.functions:
+                raise EmulatorError(f"{self.app_dir} has no HTTP functions; add one with 'funnx new NAME --model SOURCE'")
+            self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="funnx-worker")
+            self.dispatcher = Dispatcher(self.functions, prefix, self._executor, str(self.app_dir))
+        except FunnxError:
+            restore_environment(self._previous_env)
+            raise
+
+    def _set_env(self, values: Mapping[str, str]) -> None:
+        for name, value in values.items():
+            self._previous_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        restore_environment(self._previous_env)
+        self._previous_env = {}

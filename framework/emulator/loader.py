@@ -1,0 +1,134 @@
+"""Index a Functions app the way the Python worker does, through the azure.functions public API.
+
+Import the script file (``PYTHON_SCRIPT_FILE_NAME``, default function_app.py) with the app root on
+sys.path, require exactly one module-level ``FunctionRegister``, call ``get_functions()`` once, and
+keep the HTTP-triggered functions. Unlike the host, which logs an indexing failure and keeps running
+with zero functions, any failure here is an EmulatorError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import azure.functions as func
+
+from .errors import EmulatorError
+
+SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
+_SCRIPT_FILE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+ALL_METHODS = ("GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    """What the worker knows about one HTTP-triggered function."""
+
+    name: str
+    route: str
+    methods: tuple[str, ...] | None  # None: every method, like the host
+    auth_level: str  # "function" | "anonymous" | "admin"
+    handler: Callable[..., Any]
+    is_async: bool
+    trigger_arg: str
+    wants_context: bool
+
+    @property
+    def module(self) -> ModuleType | None:
+        return sys.modules.get(getattr(self.handler, "__module__", ""), None)
+
+
+def _forget_app_modules(app_dir: Path, script_module: str) -> None:
+    """Drop modules imported from an app folder, so each load imports the app's code afresh."""
+    root = str(app_dir.resolve())
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if name == script_module or name.split(".")[0] == "functions_app" or file.startswith(root + "/"):
+            if "framework" not in name.split("."):
+                del sys.modules[name]
+
+
+def _import_error(err: BaseException, app_dir: Path, script: str) -> EmulatorError:
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(str(app_dir.resolve()))]
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(app_dir / script)
+    return EmulatorError(f"cannot load the app: {type(err).__name__}: {err} (at {where})")
+
+
+def import_script(app_dir: Path, script_env: str | None = None) -> ModuleType:
+    script = script_env or "function_app.py"
+    if not _SCRIPT_FILE.match(script):
+        raise EmulatorError(f"{SCRIPT_FILE_SETTING}={script!r} must be a bare .py file name in the app root")
+    if not (app_dir / script).is_file():
+        raise EmulatorError(f"{app_dir / script} not found: the worker imports it to find the app's functions")
+    module_name = script[:-3]
+    _forget_app_modules(app_dir, module_name)
+    root = str(app_dir.resolve())
+    if root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)  # the app's own packages win over same-named ones elsewhere
+    importlib.invalidate_caches()
+    try:
+        return importlib.import_module(module_name)
+    except Exception as err:
+        raise _import_error(err, app_dir, script) from None
+
+
+def find_register(module: ModuleType) -> func.FunctionRegister:
+    found = [value for value in vars(module).values() if isinstance(value, func.FunctionRegister)]
+    if len(found) != 1:
+        what = "no" if not found else "more than one"
+        raise EmulatorError(
+            f"{module.__file__} defines {what} top-level FunctionApp; the worker needs exactly one "
+            "(app = func.FunctionApp(...))"
+        )
+    return found[0]
+
+
+def _describe(function: func.Function) -> HttpFunction | None:
+    trigger = function.get_trigger()
+    if trigger is None or getattr(trigger, "type", None) != "httpTrigger":
+        return None
+    handler = function.get_user_function()
+    name = function.get_function_name()
+    trigger_arg = trigger.name
+    params = list(inspect.signature(handler).parameters)
+    extra = [p for p in params if p not in (trigger_arg, "context")]
+    if trigger_arg not in params or extra:
+        raise EmulatorError(
+            f"function '{name}': its parameters {params} must be the trigger argument '{trigger_arg}' "
+            "and optionally 'context' (the worker refuses other names)"
+        )
+    methods = getattr(trigger, "methods", None)
+    level = getattr(trigger, "auth_level", None)
+    return HttpFunction(
+        name=name,
+        route=str(getattr(trigger, "route", None) or name),
+        methods=tuple(str(m.value).upper() for m in methods) if methods else None,
+        auth_level=str(level.value).lower() if level is not None else "function",
+        handler=handler,
+        is_async=inspect.iscoroutinefunction(handler),
+        trigger_arg=trigger_arg,
+        wants_context="context" in params,
+    )
+
+
+def index_functions(register: func.FunctionRegister, only: Sequence[str] | None = None) -> list[HttpFunction]:
+    try:
+        functions = register.get_functions()
+    except ValueError as err:
+        raise EmulatorError(f"the worker would refuse this app: {err}") from None
+    described = [d for d in (_describe(f) for f in functions) if d is not None]
+    if only:
+        unknown = sorted(set(only) - {d.name for d in described})
+        if unknown:
+            raise EmulatorError(f"no function named {', '.join(unknown)}; the app has {', '.join(d.name for d in described)}")
+        described = [d for d in described if d.name in only]
+    return described

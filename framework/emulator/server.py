@@ -1,0 +1,106 @@
+"""Serve an app over HTTP with uvicorn, like ``func start``: banner, function URLs, host-style logs.
+
+:class:`BackgroundServer` runs the same server on a thread (port 0 = a free port), for tests and
+benchmarks that need real loopback HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+import threading
+from typing import TextIO
+
+import uvicorn
+
+from .asgi import AsgiApp
+from .host import EmulatorHost
+
+log = logging.getLogger("funnx.host")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        from .errors import EmulatorError
+
+        raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror}; pick another --port (0 = any free port)") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _config(host: EmulatorHost) -> uvicorn.Config:
+    return uvicorn.Config(
+        AsgiApp(host.dispatcher),
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        timeout_keep_alive=30,
+    )
+
+
+def banner(host: EmulatorHost, base_url: str, out: TextIO) -> None:
+    out.write(f"\nfunnx emulator serving {host.app_dir}\n")
+    out.write("Function keys are not enforced (like `func start`); every auth level is open locally.\n")
+    out.write("\nFunctions:\n\n")
+    for function in host.functions:
+        methods = f"[{','.join(function.methods)}] " if function.methods else ""
+        out.write(f"\t{function.name}: {methods}{base_url}{host.dispatcher.url_path(function)}\n\n")
+    out.flush()
+
+
+def serve(host: EmulatorHost, address: str = "127.0.0.1", port: int = 7071, out: TextIO = sys.stdout) -> None:
+    """Serve until interrupted (Ctrl+C)."""
+    sock = _bind(address, port)
+    bound = sock.getsockname()[1]
+    shown = "localhost" if address in ("127.0.0.1", "0.0.0.0") else address
+    banner(host, f"http://{shown}:{bound}", out)
+    out.write(f"Listening on http://{address}:{bound} (Ctrl+C to stop)\n")
+    out.flush()
+    server = uvicorn.Server(_config(host))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class BackgroundServer:
+    """The emulator on a daemon thread, listening on loopback; ``url`` is its base URL."""
+
+    def __init__(self, host: EmulatorHost, port: int = 0) -> None:
+        self.host = host
+        self._sock = _bind("127.0.0.1", port)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(_config(host))
+        self._thread = threading.Thread(target=self._run, name="funnx-emulator", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the emulator thread stopped during start-up")
+            threading.Event().wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

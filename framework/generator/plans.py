@@ -1,0 +1,94 @@
+"""Plan the files of `funnx init` and `funnx new`: paths and rendered contents, nothing written yet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from framework.runtime.errors import FunnxError
+from framework.runtime.hostconfig import read_host_json, route_prefix
+
+from .errors import GeneratorError
+from .inspect_model import example_lines
+from .render import render
+
+if TYPE_CHECKING:
+    from .validate import NewFunction
+
+#: App file → template, for `funnx init`.
+APP_FILES = {
+    "host.json": "app/host.json.j2",
+    "function_app.py": "app/function_app.py.j2",
+    "requirements.txt": "app/requirements.txt.j2",
+    "local.settings.json": "app/local.settings.json.j2",
+    ".funcignore": "app/funcignore.j2",
+    ".gitignore": "app/gitignore.j2",
+    "functions_app/__init__.py": "app/functions_app_init.py.j2",
+}
+#: Holds secrets and local state: created once, never overwritten.
+LOCAL_SETTINGS = "local.settings.json"
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: Path
+    content: str
+
+
+def plan_init(app_dir: Path, *, force: bool = False) -> list[PlannedFile]:
+    if app_dir.exists() and not app_dir.is_dir():
+        raise GeneratorError(f"{app_dir} exists and is not a folder")
+    existing = [name for name in APP_FILES if name != LOCAL_SETTINGS and (app_dir / name).exists()]
+    if existing and not force:
+        raise GeneratorError(
+            f"{app_dir} already has {', '.join(existing)}; pass --force to overwrite them "
+            f"({LOCAL_SETTINGS} is never overwritten)"
+        )
+    return [
+        PlannedFile(app_dir / name, render(template))
+        for name, template in APP_FILES.items()
+        if not (name == LOCAL_SETTINGS and (app_dir / name).exists())
+    ]
+
+
+def plan_new(fn: NewFunction) -> list[PlannedFile]:
+    try:
+        prefix = route_prefix(read_host_json(fn.app_dir))
+    except FunnxError as err:
+        raise GeneratorError(err.message) from None
+    url_path = f"{prefix}/{fn.route}" if prefix else fn.route
+    lines = example_lines(fn.signature, f"http://localhost:7071/{url_path}") if fn.signature else []
+    content = render(
+        "function/model_function.py.j2",
+        name=fn.name,
+        url_path=url_path,
+        source=fn.source,
+        connection=fn.connection,
+        route=fn.route,
+        auth_member=fn.auth_level,
+        metadata_function=f"{fn.name}_metadata",
+        example_lines=lines,
+    )
+    files = [PlannedFile(fn.module_path, content)]
+    if fn.sas_token and fn.connection:
+        files.append(_with_setting(fn.app_dir / LOCAL_SETTINGS, fn.connection, fn.sas_token))
+    return files
+
+
+def _with_setting(path: Path, name: str, value: str) -> PlannedFile:
+    """local.settings.json with ``Values[name] = value`` (created with IsEncrypted false if missing)."""
+    settings: dict[str, object] = {"IsEncrypted": False, "Values": {}}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8-sig"))
+        except ValueError as err:
+            raise GeneratorError(f"{path} is not valid JSON ({err}); fix it and run again") from None
+        if not isinstance(loaded, dict) or not isinstance(loaded.get("Values", {}), dict):
+            raise GeneratorError(f"{path} must be an object whose 'Values' is an object")
+        settings = loaded
+    values = settings.setdefault("Values", {})
+    assert isinstance(values, dict)
+    values[name] = value
+    return PlannedFile(path, json.dumps(settings, indent=2) + "\n")

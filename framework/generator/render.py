@@ -1,0 +1,58 @@
+"""The one Jinja environment: strict about undefined variables, and emitting Python values as literals.
+
+Templates only interpolate. Anything placed into Python source goes through the ``py`` filter
+(``repr`` of a str/None/bool/int), so no name, route or URI can inject code; comment text goes
+through ``comment``, which refuses line breaks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from framework.runtime.errors import FunnxError
+
+
+def templates_dir() -> Path:
+    """./templates in a source checkout; the copy inside the package when installed from a wheel."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent / "templates", package / "_templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FunnxError(f"funnx templates not found next to {package}; reinstall funnx")
+
+
+def py_literal(value: Any) -> str:
+    """``repr`` (always a valid literal), preferring double quotes when that needs no escaping."""
+    if isinstance(value, str):
+        text = repr(value)
+        return f'"{text[1:-1]}"' if text.startswith("'") and '"' not in value else text
+    if value is None or isinstance(value, bool | int):
+        return repr(value)
+    raise TypeError(f"refusing to render {type(value).__name__} into Python source")
+
+
+def comment(line: str) -> str:
+    if any(ch in line for ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+        raise ValueError("comment text must be a single line")
+    return f"# {line}".rstrip()
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # we render Python, JSON and text, never HTML
+    )
+    env.filters["py"] = py_literal
+    env.filters["comment"] = comment
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)

@@ -1,0 +1,171 @@
+"""Azure Blob Storage access for model downloads: the only module that imports the storage SDK.
+
+``azure.storage.blob`` and ``azure.identity`` are imported inside these functions, so a worker that
+serves only cached or local models never loads them. Connection settings follow the Functions
+binding conventions: ``<CONN>`` holds a connection string; otherwise ``<CONN>__serviceUri`` /
+``<CONN>__blobServiceUri`` / ``<CONN>__accountName`` select identity-based access with
+``<CONN>__credential`` and ``<CONN>__clientId``. Error messages name the model, the source and the
+setting, never a key, a SAS token or a URL query.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
+
+from . import settings
+from .errors import ModelUnavailable
+from .sources import BlobSource, UrlSource
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient
+
+log = logging.getLogger("funnx")
+
+
+@dataclass(frozen=True)
+class BlobVersion:
+    """What a HEAD request tells about the blob: enough to find or verify a cached copy."""
+
+    etag: str
+    size: int
+    content_md5: bytes | None
+    sha256: str | None
+
+
+def _client_options() -> dict[str, Any]:
+    from azure.storage.blob import ExponentialRetry
+
+    # The SDK default (10 retries from a 15 s backoff) would hold a request for minutes; a model
+    # download is retried a few times quickly, and the model object answers 503 in between.
+    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1)
+    return {"retry_policy": retry, "connection_timeout": 10, "read_timeout": 120}
+
+
+class RemoteBlob:
+    """One model blob: HEAD it, stream it into a file. Knows nothing of HTTP requests or sessions."""
+
+    def __init__(self, client: BlobClient, identity: str, model: str, description: str, setting: str | None):
+        self._client = client
+        self.identity = identity
+        self._model = model
+        self._description = description
+        self._setting = setting
+
+    @property
+    def endpoint(self) -> str:
+        parts = urlsplit(self._client.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def properties(self) -> BlobVersion:
+        try:
+            props = self._client.get_blob_properties()
+        except Exception as err:
+            raise self._unavailable("reading blob properties", err) from None
+        sha256 = (props.metadata or {}).get("sha256")
+        md5 = props.content_settings.content_md5 if props.content_settings else None
+        return BlobVersion(etag=str(props.etag), size=int(props.size), content_md5=bytes(md5) if md5 else None, sha256=sha256)
+
+    def download_into(self, stream: BinaryIO, version: BlobVersion) -> int:
+        """Stream exactly ``version`` into ``stream`` (fails if the blob changes meanwhile)."""
+        from azure.core import MatchConditions
+
+        try:
+            downloader = self._client.download_blob(
+                max_concurrency=4, etag=version.etag, match_condition=MatchConditions.IfNotModified
+            )
+            return int(downloader.readinto(stream))
+        except Exception as err:
+            raise self._unavailable("downloading", err) from None
+
+    def _unavailable(self, action: str, err: Exception) -> ModelUnavailable:
+        return ModelUnavailable(f"model '{self._model}': {action} {self._description} failed: {explain(err, self._setting, self.endpoint)}")
+
+
+def explain(err: Exception, setting: str | None, endpoint: str) -> str:
+    """A one-line, secret-free explanation of a storage SDK error with a hint for the fix."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    code = getattr(err, "error_code", None) or ""
+    where = f"app setting {setting}" if setting else "the URL"
+    if isinstance(err, ResourceNotFoundError):
+        return f"not found ({code or '404'}); upload the model or fix the source"
+    if isinstance(err, ClientAuthenticationError):
+        return (
+            f"storage rejected the credentials from {where} ({code or type(err).__name__}); check the "
+            "account key, SAS token (expiry, read permission) or the identity's Storage Blob Data Reader role"
+        )
+    if isinstance(err, ResourceModifiedError):
+        return "the blob changed during the download; the next request retries with the new version"
+    if isinstance(err, ServiceRequestError | ServiceResponseError):
+        return f"cannot reach storage at {endpoint} ({type(err).__name__}); is the account up and the endpoint right?"
+    if isinstance(err, HttpResponseError):
+        return f"storage answered HTTP {err.status_code} {code}".rstrip()
+    return f"{type(err).__name__}"
+
+
+def open_blob(source: BlobSource | UrlSource, model: str) -> RemoteBlob:
+    """A RemoteBlob for ``source``, with credentials taken from its connection setting."""
+    from azure.storage.blob import BlobClient
+
+    if isinstance(source, UrlSource):
+        token = settings.get(source.connection) if source.connection else None
+        if source.connection and token is None:
+            raise ModelUnavailable(
+                f"model '{model}': app setting {source.connection} (the SAS token for {source.url}) is not set; "
+                "set it to the token, without the leading '?'"
+            )
+        url = f"{source.url}?{token.lstrip('?')}" if token else source.url
+        client = BlobClient.from_blob_url(url, **_client_options())
+        return RemoteBlob(client, source.url, model, source.url, source.connection)
+
+    service = _service_client(source, model)
+    client = service.get_blob_client(source.container, source.blob)
+    identity = f"{service.url.rstrip('/')}/{source.container}/{source.blob}"
+    return RemoteBlob(client, identity, model, source.describe(), source.connection)
+
+
+def _service_client(source: BlobSource, model: str) -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    conn = source.connection
+    connection_string = settings.get(conn)
+    if connection_string:
+        try:
+            return BlobServiceClient.from_connection_string(connection_string, **_client_options())
+        except ValueError:
+            raise ModelUnavailable(
+                f"model '{model}': app setting {conn} is not a valid storage connection string "
+                "(expected AccountName=...;AccountKey=... or UseDevelopmentStorage=true)"
+            ) from None
+    account_url = settings.get(f"{conn}__serviceUri") or settings.get(f"{conn}__blobServiceUri")
+    account_name = settings.get(f"{conn}__accountName")
+    if not account_url and account_name:
+        account_url = f"https://{account_name}.blob.core.windows.net"
+    if not account_url:
+        raise ModelUnavailable(
+            f"model '{model}': app setting {conn} is not set, so {source.describe()} cannot be read. Set {conn} "
+            f"to a storage connection string (UseDevelopmentStorage=true for Azurite), or set "
+            f"{conn}__serviceUri=https://<account>.blob.core.windows.net to use a managed identity"
+        )
+    return BlobServiceClient(account_url, credential=_credential(conn), **_client_options())
+
+
+def _credential(conn: str) -> Any:
+    client_id = settings.get(f"{conn}__clientId")
+    if (settings.get(f"{conn}__credential") or "").lower() == "managedidentity":
+        from azure.identity import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()

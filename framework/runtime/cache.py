@@ -1,0 +1,86 @@
+"""A disk cache of downloaded models, keyed by blob identity and ETag.
+
+A worker restarted on the same instance finds the model here and skips the download when a HEAD
+shows the blob's ETag unchanged. Files appear atomically: data goes to a temporary file in the
+same folder, is flushed and verified, then renamed; a crash or a failed check never leaves a
+partial or unverified model under a final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger("funnx")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9]")
+
+
+class ModelCache:
+    """Files named ``<hash of blob identity>-<etag>.onnx`` under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def _key(identity: str) -> str:
+        return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+    def path_for(self, identity: str, etag: str) -> Path:
+        # The identity is hashed and the ETag reduced to [A-Za-z0-9], so no blob name or header
+        # value can steer the path outside the cache folder.
+        safe_etag = _UNSAFE.sub("", etag)[:64] or "noetag"
+        return self.root / f"{self._key(identity)}-{safe_etag}.onnx"
+
+    def lookup(self, identity: str, etag: str, size: int) -> Path | None:
+        """The cached file for this exact blob version, if present and of the expected size."""
+        path = self.path_for(identity, etag)
+        try:
+            if path.stat().st_size == size:
+                return path
+        except FileNotFoundError:
+            return None
+        log.warning("discarding cached model %s: size differs from the blob's", path.name)
+        path.unlink(missing_ok=True)
+        return None
+
+    def store(
+        self,
+        identity: str,
+        etag: str,
+        fill: Callable[[BinaryIO], None],
+        verify: Callable[[Path], None],
+    ) -> Path:
+        """Write a new cache entry with ``fill``, check it with ``verify`` (raises to reject), publish it.
+
+        Older versions of the same blob are removed afterwards, since Functions temp storage is
+        small (0.5-0.8 GB on Consumption and Flex).
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(identity, etag)
+        partial = self.root / f".{final.name}.{uuid.uuid4().hex}.part"
+        try:
+            with partial.open("wb") as stream:
+                fill(stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            verify(partial)
+            os.replace(partial, final)
+        finally:
+            partial.unlink(missing_ok=True)
+        self._prune(identity, keep=final)
+        return final
+
+    def _prune(self, identity: str, keep: Path) -> None:
+        for old in self.root.glob(f"{self._key(identity)}-*.onnx"):
+            if old != keep:
+                try:
+                    old.unlink()
+                except OSError:  # another worker may still be mapping it; it goes next time
+                    log.debug("could not remove old cached model %s", old.name)

@@ -1,0 +1,98 @@
+"""Source → local file: resolve a local path, or download a blob into the cache and verify it.
+
+Storage code never touches HTTP requests or sessions; this module only produces a verified file on
+disk and the version (ETag) it corresponds to, recording how long each step took.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import settings
+from .cache import ModelCache
+from .errors import ModelUnavailable
+from .sources import BlobSource, LocalSource, ModelSource, UrlSource
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FetchedModel:
+    path: Path
+    version: str | None
+    cached: bool  # True when a blob was found in the cache (no download)
+    size: int
+
+
+def fetch_model(source: ModelSource, model: str, timings: dict[str, float]) -> FetchedModel:
+    """A verified local file holding the model's current version."""
+    if isinstance(source, LocalSource):
+        path = source.resolve()
+        if not path.is_file():
+            raise ModelUnavailable(
+                f"model '{model}': file {path} does not exist; fix the source path (relative paths "
+                "start at the app root)"
+            )
+        return FetchedModel(path=path, version=None, cached=False, size=path.stat().st_size)
+    return _fetch_blob(source, model, timings)
+
+
+def _fetch_blob(source: BlobSource | UrlSource, model: str, timings: dict[str, float]) -> FetchedModel:
+    start = time.perf_counter()
+    from . import blobstore  # the storage SDK loads here, only for blob sources
+
+    blob = blobstore.open_blob(source, model)
+    timings["sdk_ms"] = ms_since(start)
+
+    start = time.perf_counter()
+    version = blob.properties()
+    timings["head_ms"] = ms_since(start)
+
+    cache = ModelCache(settings.cache_dir())
+    cached = cache.lookup(blob.identity, version.etag, version.size)
+    if cached is not None:
+        return FetchedModel(path=cached, version=version.etag, cached=True, size=version.size)
+
+    start = time.perf_counter()
+    description = f"model '{model}' from {source.describe()}"
+
+    def verify(path: Path) -> None:
+        verify_started = time.perf_counter()
+        timings["download_ms"] = ms_since(start)
+        verify_file(path, version.size, version.content_md5, version.sha256, description)
+        timings["verify_ms"] = ms_since(verify_started)
+
+    path = cache.store(blob.identity, version.etag, lambda stream: blob.download_into(stream, version), verify)
+    return FetchedModel(path=path, version=version.etag, cached=False, size=version.size)
+
+
+def verify_file(path: Path, size: int, md5: bytes | None, sha256: str | None, description: str) -> None:
+    """Raise ModelUnavailable unless the file has the expected size and digests."""
+    actual_size = path.stat().st_size
+    if actual_size != size:
+        raise ModelUnavailable(f"{description}: download truncated ({actual_size} of {size} bytes); retrying later")
+    if md5 is None and sha256 is None:
+        return
+    md5_hash = hashlib.md5(usedforsecurity=False) if md5 is not None else None
+    sha_hash = hashlib.sha256() if sha256 is not None else None
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            if md5_hash is not None:
+                md5_hash.update(chunk)
+            if sha_hash is not None:
+                sha_hash.update(chunk)
+    if md5_hash is not None and md5_hash.digest() != md5:
+        raise ModelUnavailable(
+            f"{description}: Content-MD5 mismatch (blob says {base64.b64encode(md5 or b'').decode()}); "
+            "the download was corrupted or the blob's MD5 is stale"
+        )
+    if sha_hash is not None and sha_hash.hexdigest() != (sha256 or "").lower():
+        raise ModelUnavailable(f"{description}: sha256 mismatch with the blob's 'sha256' metadata; re-upload the model")
+
+
+def ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

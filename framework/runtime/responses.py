@@ -1,0 +1,46 @@
+"""JSON responses and the JSON error envelope shared by every handler.
+
+Errors are always ``{"error": "<what went wrong and how to fix it>"}`` with a real status; a
+503 carries ``Retry-After``. Unexpected exceptions are logged with their traceback and answered
+with a generic 500 message, so no traceback ever reaches a response body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+import azure.functions as func
+
+from .errors import FunnxError, ModelUnavailable
+from .tensors import finite_or_none
+
+log = logging.getLogger("funnx")
+
+JSON = "application/json"
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact JSON; NaN and ±Infinity (invalid in JSON) become null."""
+    try:
+        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(finite_or_none(payload), separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(dumps(payload), status_code=status, headers=headers, mimetype=JSON)
+
+
+def error_response(err: Exception) -> func.HttpResponse:
+    """The JSON error for ``err``: its own message and status for a FunnxError, a generic 500 otherwise."""
+    if not isinstance(err, FunnxError):
+        log.error("funnx unexpected error", exc_info=err)
+        return json_response({"error": "internal error while handling the request; see the function logs"}, 500)
+    headers = None
+    if isinstance(err, ModelUnavailable):
+        headers = {"Retry-After": str(max(1, math.ceil(err.retry_after)))}
+    return json_response({"error": err.message}, err.status, headers)

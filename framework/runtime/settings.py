@@ -1,0 +1,59 @@
+"""App settings the runtime reads, all from environment variables.
+
+In Azure these are the function app's application settings; locally the emulator (or ``func start``)
+loads them from local.settings.json ``Values``. They are read when a model loads, never at import,
+so tests and the emulator can set them after importing the app.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+#: Host default for the request body limit (Kestrel's 100 MiB), overridable like the host does.
+DEFAULT_BODY_LIMIT = 100 * 1024 * 1024
+
+CACHE_DIR_SETTING = "FUNNX_MODEL_CACHE_DIR"
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+RETRY_AFTER_SETTING = "FUNNX_RETRY_AFTER_SECONDS"
+SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
+
+
+def get(name: str) -> str | None:
+    """The value of app setting ``name``, or None when unset or empty."""
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def app_root() -> Path:
+    """The function app's root folder: where the host says it is, else the working directory."""
+    root = get(SCRIPT_ROOT_SETTING)
+    return Path(root) if root else Path.cwd()
+
+
+def cache_dir() -> Path:
+    """Where downloaded models are kept between cold starts (temp storage survives worker restarts)."""
+    configured = get(CACHE_DIR_SETTING)
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "funnx-models"
+
+
+def _positive_number(name: str, default: float) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def body_limit() -> int:
+    """Largest request body accepted, in bytes."""
+    return int(_positive_number(BODY_LIMIT_SETTING, DEFAULT_BODY_LIMIT))
+
+
+def retry_after_seconds() -> float:
+    """How long a failed model load is remembered before the next request tries again."""
+    return _positive_number(RETRY_AFTER_SETTING, 2.0)

@@ -1,0 +1,157 @@
+"""The simple HTTP contract (Azure ML's ONNX scoring convention) for one model.
+
+``POST`` with ``{"data": <nested list>}`` feeds the model's first input; ``{"inputs": {name: value}}``
+feeds named inputs; optional ``"outputs": [names]`` limits what is computed. The reply is
+``{"result": [...one entry per output...], "time": <inference seconds>}``, or ``"result"`` keyed by
+output name when named inputs were sent. ``GET`` returns the model's metadata. Generated route
+functions call :func:`predict` and :func:`metadata`; they never raise, every failure is a JSON error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import azure.functions as func
+
+from . import settings
+from .errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
+from .model import OnnxModel
+from .responses import error_response, json_response
+from .signature import ModelSignature
+from .tensors import check_feeds, json_to_array, to_jsonable
+
+log = logging.getLogger("funnx")
+
+Hook = Callable[[dict[str, Any]], Any]
+
+_REQUEST_KEYS = {"data", "inputs", "outputs"}
+_FORMS = 'send {"data": <array>} for the first input or {"inputs": {"<name>": <array>, ...}}'
+
+
+@dataclass(frozen=True)
+class SimpleRequest:
+    feeds: dict[str, Any]
+    outputs: list[str] | None
+    named: bool
+
+
+def predict(
+    req: func.HttpRequest, model: OnnxModel, preprocess: Hook | None = None, postprocess: Hook | None = None
+) -> func.HttpResponse:
+    """Run one prediction request end to end; always returns a response."""
+    try:
+        payload = read_json_object(req)
+        loaded = model.get()
+        request = decode_request(payload, loaded.signature, model.name)
+        feeds = _call_hook("preprocess", preprocess, request.feeds) if preprocess else request.feeds
+        if not isinstance(feeds, Mapping):
+            raise InferenceFailed("preprocess must return a dict of input name → array")
+        feeds = check_feeds(feeds, loaded.signature, model.name)
+        outputs, seconds = model.run(feeds, request.outputs)
+        names = request.outputs or loaded.signature.output_names
+        result: Any = dict(zip(names, outputs, strict=True))
+        if postprocess:
+            result = _call_hook("postprocess", postprocess, result)
+        return json_response({"result": shape_result(result, request.named), "time": seconds})
+    except Exception as err:
+        return error_response(err)
+
+
+def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
+    """The model's signature and metadata (loads the model if it is not loaded yet)."""
+    try:
+        loaded = model.get()
+        signature = loaded.signature
+        meta = dict(signature.metadata)
+        payload = {
+            "name": model.name,
+            "source": model.source.describe(),
+            "etag": loaded.version,
+            "inputs": [spec.as_dict() for spec in signature.inputs],
+            "outputs": [spec.as_dict() for spec in signature.outputs],
+            **{key: meta[key] for key in ("producer", "graph_name", "graph_description", "domain", "description", "version")},
+            "metadata": meta["custom_metadata"],
+            "load_ms": loaded.timings,
+        }
+        return json_response(payload)
+    except Exception as err:
+        return error_response(err)
+
+
+def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
+    body = req.get_body()
+    limit = settings.body_limit()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {limit} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)")
+    if not body.strip():
+        raise BadRequest(f"request body is empty: {_FORMS}")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        where = f" at line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
+        raise BadRequest(f"request body is not valid JSON{where}: {_FORMS}") from None
+    if not isinstance(payload, dict):
+        raise BadRequest(f"request body must be a JSON object: {_FORMS}")
+    return payload
+
+
+def decode_request(payload: dict[str, Any], signature: ModelSignature, model: str) -> SimpleRequest:
+    unknown = sorted(set(payload) - _REQUEST_KEYS)
+    if unknown:
+        raise BadRequest(f"unknown field {', '.join(map(repr, unknown))} in the request: {_FORMS}")
+    if ("data" in payload) == ("inputs" in payload):
+        raise BadRequest(f"the request needs exactly one of 'data' or 'inputs': {_FORMS}")
+    if "data" in payload:
+        if len(signature.inputs) != 1:
+            names = ", ".join(spec.describe() for spec in signature.inputs)
+            raise BadRequest(f"model '{model}' has {len(signature.inputs)} inputs ({names}); send them by name in 'inputs'")
+        first = signature.inputs[0]
+        feeds = {first.name: json_to_array(payload["data"], first)}
+    else:
+        named = payload["inputs"]
+        if not isinstance(named, dict):
+            raise BadRequest("'inputs' must be an object mapping input names to arrays")
+        feeds = {}
+        for name, value in named.items():
+            spec = signature.input(name)
+            # Names the model does not declare reach preprocess as plain JSON values (a hook may turn
+            # them into model inputs); whatever is left unknown is reported after preprocess.
+            feeds[name] = json_to_array(value, spec) if spec is not None else value
+    return SimpleRequest(feeds=feeds, outputs=_requested_outputs(payload.get("outputs"), signature, model), named="inputs" in payload)
+
+
+def _requested_outputs(value: Any, signature: ModelSignature, model: str) -> list[str] | None:
+    if value is None:
+        return None
+    available = signature.output_names
+    if not isinstance(value, list) or not value or not all(isinstance(name, str) for name in value):
+        raise BadRequest(f"'outputs' must be a non-empty list of output names: {', '.join(available)}")
+    unknown = [name for name in value if name not in available]
+    if unknown:
+        raise BadRequest(f"model '{model}' has no output {', '.join(map(repr, unknown))}; it has: {', '.join(available)}")
+    if len(set(value)) != len(value):
+        raise BadRequest("'outputs' lists a name twice")
+    return list(value)
+
+
+def shape_result(result: Any, named: bool) -> Any:
+    """``result`` as a list in output order, or keyed by name for named requests."""
+    if not isinstance(result, dict):
+        return to_jsonable(result)
+    if named:
+        return {str(name): to_jsonable(value) for name, value in result.items()}
+    return [to_jsonable(value) for value in result.values()]
+
+
+def _call_hook(which: str, hook: Hook, value: dict[str, Any]) -> Any:
+    try:
+        return hook(value)
+    except FunnxError:
+        raise  # a hook may raise BadRequest etc. on purpose
+    except Exception as err:
+        log.exception("funnx %s hook failed", which)
+        raise InferenceFailed(f"the {which} hook failed: {type(err).__name__}: {err}") from None

@@ -1,0 +1,113 @@
+"""Turning request values into arrays a model accepts, and model outputs into JSON values.
+
+Coercion rules (documented in the README): JSON numbers go into float tensors; integers into
+integer tensors (floats only when integral, nothing out of the dtype's range); only true/false
+into bool tensors; only strings into string tensors. Shapes are checked against the model's
+fixed dims and rank; symbolic dims accept any size. Outputs are never checked against declared
+shapes, because real models often declare them wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import BadRequest
+from .signature import ModelSignature, TensorSpec
+
+_ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b", "O": "U"}
+_KIND_NAMES = {"f": "numbers", "i": "integers", "u": "non-negative integers", "b": "true/false values", "O": "strings"}
+
+
+def json_to_array(value: Any, spec: TensorSpec) -> Any:
+    """Convert a decoded JSON value (nested lists or a scalar) into an array for ``spec``."""
+    if not spec.is_tensor or spec.dtype is None:
+        return value  # seq/map inputs go to onnxruntime as the Python values they are
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        raise BadRequest(f"input '{spec.name}' is not a rectangular array: every row must have the same length") from None
+    return coerce(array, spec)
+
+
+def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any]:
+    """Check kind, range and shape of ``array`` against ``spec`` and return it in the model's dtype."""
+    target = spec.dtype
+    assert target is not None
+    if array.dtype == target:
+        check_shape(array, spec)
+        return array
+    kind = array.dtype.kind
+    if array.size and kind not in _ACCEPTED_KINDS.get(target.kind, ""):
+        got = "strings" if kind == "U" else f"values of type {array.dtype}" if kind != "O" else "mixed or nested values"
+        raise BadRequest(f"input '{spec.name}' expects {_KIND_NAMES[target.kind]} ({spec.type}); got {got}")
+    if target.kind in "iu" and kind == "f" and array.size:
+        if not np.all(np.isfinite(array)) or not np.all(np.floor(array) == array):
+            raise BadRequest(f"input '{spec.name}' expects integers ({spec.type}); got non-integral numbers")
+    if target.kind in "iu" and array.size:
+        info = np.iinfo(target)
+        low, high = array.min(), array.max()
+        if low < info.min or high > info.max:
+            raise BadRequest(f"input '{spec.name}': values must lie in [{info.min}, {info.max}] for {spec.type}")
+    check_shape(array, spec)
+    return array.astype(target)
+
+
+def check_shape(array: np.ndarray[Any, Any], spec: TensorSpec) -> None:
+    if spec.shape is None:
+        return
+    expected = spec.shape_text()
+    if array.ndim != len(spec.shape):
+        raise BadRequest(f"input '{spec.name}' expects rank {len(spec.shape)} (shape {expected}); got shape {list(array.shape)}")
+    for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
+        if isinstance(want, int) and want != got:
+            raise BadRequest(f"input '{spec.name}' expects shape {expected}: dimension {axis} must be {want}, got {got}")
+
+
+def check_feeds(feeds: Mapping[str, Any], signature: ModelSignature, model: str) -> dict[str, Any]:
+    """Validate a complete set of inputs (names, dtypes, shapes); casts arrays within the same kind."""
+    expected = ", ".join(spec.describe() for spec in signature.inputs)
+    unknown = [name for name in feeds if signature.input(name) is None]
+    if unknown:
+        raise BadRequest(f"model '{model}' has no input {', '.join(map(repr, unknown))}; it expects: {expected}")
+    missing = [spec.name for spec in signature.inputs if spec.name not in feeds]
+    if missing:
+        raise BadRequest(f"model '{model}' is missing input {', '.join(map(repr, missing))}; it expects: {expected}")
+    checked: dict[str, Any] = {}
+    for spec in signature.inputs:
+        value = feeds[spec.name]
+        if spec.is_tensor and spec.dtype is not None:
+            value = coerce(np.asarray(value), spec)
+        checked[spec.name] = value
+    return checked
+
+
+def to_jsonable(value: Any) -> Any:
+    """Model output → JSON-ready Python values; maps (from ``seq(map(...))``) get string keys."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "SV":
+            return [to_jsonable(v) for v in value.tolist()]
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def finite_or_none(value: Any) -> Any:
+    """Replace NaN and ±Infinity (not valid JSON) with None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    return value

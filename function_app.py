@@ -1,0 +1,11 @@
+"""The module the Azure Functions Python worker imports: one FunctionApp with every model registered.
+
+Each model is a module in functions_app/ (written by `funnx new`) defining a Blueprint named `bp`.
+"""
+
+import azure.functions as func
+
+from framework.runtime import register_blueprints
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+register_blueprints(app, "functions_app")

@@ -1,0 +1,87 @@
+"""Shared fixtures: a real Azurite per session, scaffolded apps, a private model cache per test."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from framework.cli.main import cli
+from framework.emulator.azurite import Azurite, find_azurite
+
+
+@pytest.fixture(autouse=True)
+def _private_model_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own model cache, so no test sees another's downloads."""
+    cache = tmp_path_factory.mktemp("model-cache")
+    monkeypatch.setenv("FUNNX_MODEL_CACHE_DIR", str(cache))
+    return cache
+
+
+def run_cli(*args: str | os.PathLike[str]) -> Result:
+    """Invoke ``funnx`` in-process, exactly as the console script does."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    """A fresh app made by ``funnx init``."""
+    app = tmp_path / "app"
+    result = run_cli("init", app)
+    assert result.exit_code == 0, result.output
+    return app
+
+
+class AzuriteService:
+    """A running Azurite plus helpers to upload blobs and count what the service was asked."""
+
+    def __init__(self, azurite: Azurite, debug_log: Path) -> None:
+        self.azurite = azurite
+        self.debug_log = debug_log
+
+    @property
+    def connection_string(self) -> str:
+        return self.azurite.connection_string
+
+    def container(self) -> str:
+        """A new, empty container with a unique name."""
+        from azure.storage.blob import BlobServiceClient
+
+        name = f"models-{uuid.uuid4().hex[:12]}"
+        BlobServiceClient.from_connection_string(self.connection_string).create_container(name)
+        return name
+
+    def upload(self, container: str, blob: str, data: bytes, metadata: dict[str, str] | None = None) -> str:
+        """Upload ``data``; returns the new ETag."""
+        from azure.storage.blob import BlobServiceClient
+
+        client = BlobServiceClient.from_connection_string(self.connection_string).get_blob_client(container, blob)
+        result = client.upload_blob(data, overwrite=True, metadata=metadata)
+        return str(result["etag"])
+
+    def operations(self, operation: str) -> int:
+        """How many times Azurite has served ``operation`` (e.g. Blob_Download) so far."""
+        if not self.debug_log.exists():
+            return 0
+        return len(re.findall(rf"Operation={re.escape(operation)}\b", self.debug_log.read_text(errors="replace")))
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteService]:
+    """A real Azurite blob service on a free port, for the whole session.
+
+    Skipped when Node/Azurite is not installed, unless FUNNX_REQUIRE_AZURITE=1 (set by CI), where a
+    missing Azurite fails the run instead of silently skipping the storage tests.
+    """
+    if find_azurite() is None:
+        if os.environ.get("FUNNX_REQUIRE_AZURITE") == "1":
+            pytest.fail("Azurite is required (FUNNX_REQUIRE_AZURITE=1) but not installed: run 'npm ci'")
+        pytest.skip("Azurite not installed (run 'npm ci'); storage tests skipped")
+    debug_log = tmp_path_factory.mktemp("azurite") / "debug.log"
+    with Azurite(debug_log=debug_log) as service:
+        yield AzuriteService(service, debug_log)

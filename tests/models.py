@@ -1,0 +1,89 @@
+"""ONNX models for tests, built in code with onnx.helper (no binaries in the repo), plus real ones
+that ship inside installed packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def _save(model: onnx.ModelProto, path: Path) -> Path:
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def iris_path() -> Path:
+    """onnxruntime's bundled scikit-learn logistic regression: float[3,2] → label, seq(map) probabilities."""
+    return Path(onnxruntime.__file__).parent / "datasets" / "logreg_iris.onnx"
+
+
+def mixed_inputs(path: Path) -> Path:
+    """Four inputs of different dtypes, incl. a rank-0 scalar and strings; three outputs.
+
+    y = x * scale (float[N,3]); count = number of true in mask (int64 scalar); tags_out = tags.
+    """
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["scale"], ["scale_f"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["x", "scale_f"], ["y"]),
+            helper.make_node("Cast", ["mask"], ["mask_i"], to=TensorProto.INT64),
+            helper.make_node("ReduceSum", ["mask_i"], ["count"], keepdims=0),
+            helper.make_node("Identity", ["tags"], ["tags_out"]),
+        ],
+        "mixed",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("scale", TensorProto.INT64, []),
+            helper.make_tensor_value_info("mask", TensorProto.BOOL, ["batch"]),
+            helper.make_tensor_value_info("tags", TensorProto.STRING, ["batch"]),
+        ],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("count", TensorProto.INT64, []),
+            helper.make_tensor_value_info("tags_out", TensorProto.STRING, ["batch"]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=OPSET, producer_name="funnx-tests")
+    helper.set_model_props(model, {"owner": "tests", "purpose": "mixed dtypes"})
+    return _save(model, path)
+
+
+def add_one(path: Path, offset: float = 1.0) -> Path:
+    """y = x + offset for float[N]; ``offset`` tells versions of the 'same' model apart."""
+    const = numpy_helper.from_array(np.array([offset], dtype=np.float32), "offset")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "offset"], ["y"])],
+        "add_one",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])],
+        initializer=[const],
+    )
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def embedding(path: Path, vocab: int = 4, dim: int = 2) -> Path:
+    """Gather rows of a [vocab, dim] table by int64 token ids; out-of-range ids fail inside run()."""
+    table = numpy_helper.from_array(np.arange(vocab * dim, dtype=np.float32).reshape(vocab, dim), "table")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["vectors"], axis=0)],
+        "embedding",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("vectors", TensorProto.FLOAT, ["batch", "tokens", dim])],
+        initializer=[table],
+    )
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def run_direct(path: Path, feeds: dict[str, np.ndarray]) -> list[object]:
+    """The reference: onnxruntime called directly, as a user's own script would."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return list(session.run(None, feeds))

@@ -1,0 +1,82 @@
+"""JSON values → model inputs: the documented coercion rules and shape checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from framework.runtime.errors import BadRequest
+from framework.runtime.signature import ORT_TO_NUMPY, TensorSpec
+from framework.runtime.tensors import finite_or_none, json_to_array, to_jsonable
+
+
+def spec(type_: str, shape: tuple[int | str | None, ...] | None = ("n",)) -> TensorSpec:
+    return TensorSpec(name="x", type=type_, shape=shape, dtype=ORT_TO_NUMPY.get(type_))
+
+
+def test_numbers_into_float_tensor_take_the_model_dtype() -> None:
+    array = json_to_array([1, 2.5, -3], spec("tensor(float)"))
+    assert array.dtype == np.float32
+    assert array.tolist() == [1.0, 2.5, -3.0]
+
+
+def test_integral_floats_into_int_tensor_but_not_fractions() -> None:
+    assert json_to_array([1.0, 2.0], spec("tensor(int64)")).tolist() == [1, 2]
+    with pytest.raises(BadRequest, match="non-integral"):
+        json_to_array([1.5], spec("tensor(int64)"))
+
+
+def test_integer_range_is_checked_for_the_dtype() -> None:
+    assert json_to_array([255], spec("tensor(uint8)")).dtype == np.uint8
+    with pytest.raises(BadRequest, match=r"must lie in \[0, 255\]"):
+        json_to_array([256], spec("tensor(uint8)"))
+    with pytest.raises(BadRequest, match=r"must lie in"):
+        json_to_array([-1], spec("tensor(uint32)"))
+
+
+@pytest.mark.parametrize(
+    ("value", "type_", "fragment"),
+    [
+        ([True, False], "tensor(float)", "expects numbers"),
+        ([1, 0], "tensor(bool)", "expects true/false"),
+        (["a"], "tensor(float)", "got strings"),
+        ([1], "tensor(string)", "expects strings"),
+        ([[1, 2], [3]], "tensor(float)", "not a rectangular array"),
+        ([{"a": 1}], "tensor(float)", "mixed or nested"),
+    ],
+)
+def test_wrong_kinds_are_rejected(value: object, type_: str, fragment: str) -> None:
+    with pytest.raises(BadRequest, match=fragment):
+        json_to_array(value, spec(type_))
+
+
+def test_bools_and_strings() -> None:
+    assert json_to_array([True, False], spec("tensor(bool)")).dtype == np.bool_
+    strings = json_to_array(["é", "b"], spec("tensor(string)"))
+    assert strings.dtype == object and strings.tolist() == ["é", "b"]
+
+
+def test_rank_and_fixed_dims_checked_symbolic_dims_free() -> None:
+    fixed = spec("tensor(float)", (3, 2))
+    with pytest.raises(BadRequest, match="expects rank 2"):
+        json_to_array([1, 2], fixed)
+    with pytest.raises(BadRequest, match="dimension 0 must be 3, got 1"):
+        json_to_array([[1, 2]], fixed)
+    # The same symbol on two axes never forces equal sizes (real models reuse '?' and names).
+    free = spec("tensor(float)", ("n", "n"))
+    assert json_to_array([[1, 2, 3]], free).shape == (1, 3)
+    assert json_to_array([[1], [2]], spec("tensor(float)", (None, None))).shape == (2, 1)
+
+
+def test_rank_zero_scalar() -> None:
+    scalar = json_to_array(7, spec("tensor(int64)", ()))
+    assert scalar.shape == () and scalar.item() == 7
+
+
+def test_outputs_become_json_values_with_string_map_keys() -> None:
+    outputs = [np.array([1, 2], dtype=np.int64), [{0: np.float32(0.5), 1: 0.5}], np.float16(1.5), b"bytes"]
+    assert to_jsonable(outputs) == [[1, 2], [{"0": 0.5, "1": 0.5}], 1.5, "bytes"]
+
+
+def test_non_finite_floats_become_null() -> None:
+    assert finite_or_none([1.0, float("nan"), {"a": float("inf")}]) == [1.0, None, {"a": None}]
