@@ -6,7 +6,6 @@ GET  /api/iris  ->  the model's inputs, outputs and metadata
 The declaration below is plain data; edit `preprocess` / `postprocess` freely.
 """
 
-
 from __future__ import annotations
 
 from typing import Any

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from framework.cli.main import cli
+from framework.cli.group import cli
+from framework.cli.main import main as _registers_commands  # noqa: F401  (imports every command module)
 from framework.emulator.azurite import Azurite, find_azurite
 
 

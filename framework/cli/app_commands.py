@@ -11,8 +11,12 @@ from framework.generator import plan_init, plan_new, validate_new, write_files
 from .group import cli
 
 APP_OPTION = click.option(
-    "--app", "app_dir", default=".", show_default=True,
-    type=click.Path(file_okay=False, path_type=Path), help="The Functions app folder.",
+    "--app",
+    "app_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The Functions app folder.",
 )
 
 
@@ -30,33 +34,65 @@ def init(directory: Path, force: bool) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--model", "-m", "source", required=True, metavar="SOURCE",
-              help="A local .onnx file, az://<container>/<blob>, or an https blob URL (a SAS token is moved to local.settings.json).")
-@click.option("--connection", metavar="SETTING",
-              help="App setting holding the storage connection (default AzureWebJobsStorage), or the SAS token for an https URL.")
+@click.option(
+    "--model",
+    "-m",
+    "source",
+    required=True,
+    metavar="SOURCE",
+    help="A local .onnx file, az://<container>/<blob>, or an https blob URL "
+    "(a SAS token is moved to local.settings.json).",
+)
+@click.option(
+    "--connection",
+    metavar="SETTING",
+    help="App setting holding the storage connection (default AzureWebJobsStorage), or the SAS token for an https URL.",
+)
 @click.option("--route", help="URL route under the route prefix (default: NAME).")
-@click.option("--auth-level", default="function", show_default=True,
-              type=click.Choice(["function", "anonymous", "admin"], case_sensitive=False), help="Key required in Azure.")
+@click.option(
+    "--auth-level",
+    default="function",
+    show_default=True,
+    type=click.Choice(["function", "anonymous", "admin"], case_sensitive=False),
+    help="Key required in Azure.",
+)
 @APP_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the files that would be written; write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing function module.")
-def new(name: str, source: str, connection: str | None, route: str | None, auth_level: str,
-        app_dir: Path, dry_run: bool, force: bool) -> None:
+def new(
+    name: str,
+    source: str,
+    connection: str | None,
+    route: str | None,
+    auth_level: str,
+    app_dir: Path,
+    dry_run: bool,
+    force: bool,
+) -> None:
     """Add an HTTP function serving the ONNX model SOURCE as NAME."""
     fn = validate_new(app_dir, name, source, connection=connection, route=route, auth_level=auth_level, force=force)
     files = plan_new(fn)
     if dry_run:
         for planned in files:
-            shown = "(local.settings.json with the SAS token)" if planned.path.name == "local.settings.json" else planned.content
+            shown = (
+                "(local.settings.json with the SAS token)"
+                if planned.path.name == "local.settings.json"
+                else planned.content
+            )
             click.echo(f"--- {planned.path} (dry run, not written)\n{shown}")
         return
     write_files(files)
     click.echo(f"created {fn.module_path}")
     click.echo(f"  POST/GET {fn.route} (auth level {fn.auth_level.lower()}), model {fn.source}")
     if fn.sas_token:
-        click.echo(f"  SAS token saved in local.settings.json as {fn.connection} (git-ignored); set the same app setting in Azure")
-    elif fn.connection and not fn.sas_token and "://" in fn.source:
-        click.echo(f"  reads storage through app setting {fn.connection} (local.settings.json locally, app settings in Azure)")
+        click.echo(f"  SAS token saved in local.settings.json as {fn.connection} (git-ignored);")
+        click.echo("  set the same app setting in Azure")
+    elif fn.connection and "://" in fn.source:
+        click.echo(
+            f"  reads storage through app setting {fn.connection} (local.settings.json locally, app settings in Azure)"
+        )
     if fn.outside_app:
-        click.echo("  warning: the model file is outside the app folder and will not be deployed with it; "
-                   "copy it into the app or upload it to blob storage")
+        click.echo(
+            "  warning: the model file is outside the app folder and will not be deployed with it; "
+            "copy it into the app or upload it to blob storage"
+        )

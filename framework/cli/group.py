@@ -18,7 +18,7 @@ from framework.runtime.errors import FunnxError
 
 
 class FunnxGroup(click.Group):
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

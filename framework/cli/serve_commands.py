@@ -53,8 +53,13 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
 
 @cli.command()
 @APP_OPTION
-@click.option("--port", "-p", type=click.IntRange(0, 65535), default=None,
-              help="Port to listen on (default: Host.LocalHttpPort from local.settings.json, else 7071; 0 = any free port).")
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port to listen on (default: Host.LocalHttpPort from local.settings.json, else 7071; 0 = any free port).",
+)
 def start(app_dir: Path, port: int | None) -> None:
     """Serve the app locally like `func start` (Ctrl+C to stop)."""
     host = EmulatorHost(app_dir)

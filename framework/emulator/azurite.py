@@ -47,18 +47,29 @@ def free_port() -> int:
 
 
 class Azurite:
-    """One Azurite blob service; in memory unless ``location`` is given."""
+    """One Azurite blob service; in memory unless ``location`` is given; on ``port`` or a free one.
 
-    def __init__(self, binary: Path | None = None, location: Path | None = None, debug_log: Path | None = None) -> None:
+    After ``stop()``, ``start()`` again listens on the same port and, with a ``location``, serves
+    the same data: a storage outage and its recovery."""
+
+    def __init__(
+        self,
+        binary: Path | None = None,
+        location: Path | None = None,
+        debug_log: Path | None = None,
+        port: int | None = None,
+    ) -> None:
         found = binary or find_azurite(Path.cwd())
         if found is None:
-            raise EmulatorError("Azurite not found: run 'npm ci' in the funnx checkout (needs Node.js), or set FUNNX_AZURITE_BIN")
+            raise EmulatorError(
+                "Azurite not found: run 'npm ci' in the funnx checkout (needs Node.js), or set FUNNX_AZURITE_BIN"
+            )
         self.binary = found
         self.location = location
         self.debug_log = debug_log
-        self.port = 0
+        self.port = port or 0
         self._process: subprocess.Popen[bytes] | None = None
-        self._output = tempfile.TemporaryFile()
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115  (Azurite's output, kept for error reports)
 
     @property
     def blob_endpoint(self) -> str:
@@ -72,10 +83,21 @@ class Azurite:
         )
 
     def start(self, timeout: float = 30.0) -> Azurite:
-        for _attempt in range(3):  # a free port can be taken between probing and binding
-            self.port = free_port()
-            args = [str(self.binary), "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
-                    "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"]
+        fixed = self.port != 0  # given, or kept from an earlier start
+        for _attempt in range(1 if fixed else 3):  # a free port can be taken before Azurite binds it
+            if not fixed:
+                self.port = free_port()
+            args = [
+                str(self.binary),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.port),
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+                "--silent",
+            ]
             if self.location is None:
                 args.append("--inMemoryPersistence")
             else:
@@ -86,7 +108,9 @@ class Azurite:
             try:
                 self._process = subprocess.Popen(args, stdout=self._output, stderr=subprocess.STDOUT)
             except OSError as err:
-                raise EmulatorError(f"cannot run {self.binary} ({err.strerror}); Azurite needs Node.js on PATH") from None
+                raise EmulatorError(
+                    f"cannot run {self.binary} ({err.strerror}); Azurite needs Node.js on PATH"
+                ) from None
             if self._wait_ready(timeout):
                 return self
             self.stop()

@@ -73,7 +73,9 @@ class TestClient:
             body = data.encode("utf-8") if isinstance(data, str) else (data or b"")
         parts = urlsplit(path)
         query = "&".join(q for q in (parts.query, urlencode(params or {})) if q)
-        raw = RawRequest(method=method.upper(), path=parts.path, query_string=query.encode("latin-1"), headers=header_list, body=body)
+        raw = RawRequest(
+            method=method.upper(), path=parts.path, query_string=query.encode("latin-1"), headers=header_list, body=body
+        )
         future = asyncio.run_coroutine_threadsafe(self.host.dispatcher.handle(raw), self._loop)
         response = future.result()
         return ClientResponse(response.status, response.headers, response.body)

@@ -141,16 +141,26 @@ class Dispatcher:
             params[name] = f"{params[name]},{value}" if name in params else value
         query = f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
         return func.HttpRequest(
-            method, f"{request.base_url}{request.path}{query}",
-            headers=headers, params=params, route_params=route_values, body=request.body,
+            method,
+            f"{request.base_url}{request.path}{query}",
+            headers=headers,
+            params=params,
+            route_params=route_values,
+            body=request.body,
         )
 
-    async def _invoke(self, function: HttpFunction, route_values: dict[str, str], request: RawRequest, method: str) -> RawResponse:
+    async def _invoke(
+        self, function: HttpFunction, route_values: dict[str, str], request: RawRequest, method: str
+    ) -> RawResponse:
         invocation_id = str(uuid.uuid4())
         kwargs: dict[str, Any] = {function.trigger_arg: self._build_request(request, method, route_values)}
         if function.wants_context:
             kwargs["context"] = EmulatorContext(invocation_id, function.name, self._app_dir)
-        log.info("Executing 'Functions.%s' (Reason='This function was programmatically called via the host APIs.', Id=%s)", function.name, invocation_id)
+        log.info(
+            "Executing 'Functions.%s' (Reason='This function was programmatically called via the host APIs.', Id=%s)",
+            function.name,
+            invocation_id,
+        )
         started = time.perf_counter()
         try:
             if function.is_async:

@@ -48,7 +48,9 @@ class EmulatorHost:
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
             self.functions: list[HttpFunction] = index_functions(find_register(module), functions)
             if not self.functions:
-                raise EmulatorError(f"{self.app_dir} has no HTTP functions; add one with 'funnx new NAME --model SOURCE'")
+                raise EmulatorError(
+                    f"{self.app_dir} has no HTTP functions; add one with 'funnx new NAME --model SOURCE'"
+                )
             self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="funnx-worker")
             self.dispatcher = Dispatcher(self.functions, prefix, self._executor, str(self.app_dir))
         except FunnxError:

@@ -47,13 +47,27 @@ class HttpFunction:
 
 
 def _forget_app_modules(app_dir: Path, script_module: str) -> None:
-    """Drop modules imported from an app folder, so each load imports the app's code afresh."""
-    root = str(app_dir.resolve())
+    """Drop the app's own modules (imported from its root), so each load imports its code afresh.
+
+    Packages installed inside the app folder (a .venv, .python_packages) and funnx itself stay.
+    """
+    root = app_dir.resolve()
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if name == script_module or name.split(".")[0] == "functions_app" or file.startswith(root + "/"):
-            if "framework" not in name.split("."):
-                del sys.modules[name]
+        top = name.split(".")[0]
+        if top == "framework":
+            continue
+        if top in (script_module, "functions_app"):
+            del sys.modules[name]
+            continue
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        try:
+            first = Path(file).resolve().relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if first in (top, f"{top}.py"):
+            del sys.modules[name]
 
 
 def _import_error(err: BaseException, app_dir: Path, script: str) -> EmulatorError:
@@ -97,7 +111,7 @@ def _describe(function: func.Function) -> HttpFunction | None:
     if trigger is None or getattr(trigger, "type", None) != "httpTrigger":
         return None
     handler = function.get_user_function()
-    name = function.get_function_name()
+    name = function.get_function_name() or handler.__name__
     trigger_arg = trigger.name
     params = list(inspect.signature(handler).parameters)
     extra = [p for p in params if p not in (trigger_arg, "context")]
@@ -129,6 +143,8 @@ def index_functions(register: func.FunctionRegister, only: Sequence[str] | None 
     if only:
         unknown = sorted(set(only) - {d.name for d in described})
         if unknown:
-            raise EmulatorError(f"no function named {', '.join(unknown)}; the app has {', '.join(d.name for d in described)}")
+            raise EmulatorError(
+                f"no function named {', '.join(unknown)}; the app has {', '.join(d.name for d in described)}"
+            )
         described = [d for d in described if d.name in only]
     return described

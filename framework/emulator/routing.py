@@ -103,7 +103,9 @@ class _Param:
 
 def _split_top_level(text: str, separator: str) -> list[str]:
     """Split at ``separator`` outside parentheses (constraint arguments may contain it)."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         depth += (ch == "(") - (ch == ")")
         if ch == separator and depth == 0:

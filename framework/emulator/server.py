@@ -31,7 +31,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         from .errors import EmulatorError
 
-        raise EmulatorError(f"cannot listen on {host}:{port}: {err.strerror}; pick another --port (0 = any free port)") from None
+        raise EmulatorError(
+            f"cannot listen on {host}:{port}: {err.strerror}; pick another --port (0 = any free port)"
+        ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -68,8 +70,11 @@ def serve(host: EmulatorHost, address: str = "127.0.0.1", port: int = 7071, out:
     server = uvicorn.Server(_config(host))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a graceful shutdown: a normal stop
+        pass
     finally:
         sock.close()
+    out.write("Stopped.\n")
 
 
 class BackgroundServer:

@@ -41,7 +41,9 @@ def _example_value(spec: TensorSpec) -> Any:
 
 def example_lines(signature: ModelSignature, url: str) -> list[str]:
     """Lines (never containing a newline) for a comment showing a request this model accepts."""
-    tensors = [spec for spec in signature.inputs if spec.is_tensor and spec.dtype is not None and spec.shape is not None]
+    tensors = [
+        spec for spec in signature.inputs if spec.is_tensor and spec.dtype is not None and spec.shape is not None
+    ]
     if len(tensors) != len(signature.inputs):
         return ["Example request: this model has non-tensor inputs; send them under 'inputs' by name."]
     lines = ["Inputs:  " + "; ".join(spec.describe() for spec in signature.inputs)]
@@ -55,12 +57,18 @@ def example_lines(signature: ModelSignature, url: str) -> list[str]:
         # json.dumps escapes control characters, so names from the model cannot end the comment line;
         # \u0027 keeps a quote in a name from ending the shell's single-quoted string.
         payload = json.dumps(body, ensure_ascii=True).replace("'", "\\u0027")
-        lines += ["", "Example request:", f"  curl -X POST {url} -H 'Content-Type: application/json' \\", f"    -d '{payload}'"]
+        lines += [
+            "",
+            "Example request:",
+            f"  curl -X POST {url} -H 'Content-Type: application/json' \\",
+            f"    -d '{payload}'",
+        ]
     else:
         lines += ["", "Example request (large input, built with numpy):"]
         lines.append("    import json, urllib.request, numpy as np")
         arrays = ", ".join(
-            f"{json.dumps(spec.name, ensure_ascii=True)}: np.zeros({_example_shape(spec)}, dtype={str(spec.dtype)!r}).tolist()"
+            f"{json.dumps(spec.name, ensure_ascii=True)}: "
+            f"np.zeros({_example_shape(spec)}, dtype={str(spec.dtype)!r}).tolist()"
             for spec in tensors
         )
         lines.append(f"    body = json.dumps({{'inputs': {{{arrays}}}}}).encode()")

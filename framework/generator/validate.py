@@ -13,7 +13,7 @@ from pathlib import Path
 
 from framework.runtime.errors import FunnxError
 from framework.runtime.signature import ModelSignature
-from framework.runtime.sources import LocalSource, UrlSource, check_setting_name, parse_source, split_sas
+from framework.runtime.sources import LocalSource, parse_source, split_sas
 
 from .errors import GeneratorError
 from .inspect_model import read_local_signature
@@ -69,62 +69,73 @@ def validate_new(
     """Validate `funnx new` arguments; raises GeneratorError listing every problem."""
     problems = check_app_dir(app_dir)
     if not NAME.match(name):
-        problems.append(
-            f"invalid name {name!r}: start with a letter, then letters, digits, '-' or '_' (at most 63)"
-        )
-    route = route if route is not None else name
-    route = route.strip("/") if route else route
-    if not route or not ROUTE.match(route):
-        problems.append(f"invalid route {route!r}: use path segments of letters, digits, '-', '_' or '.' separated by '/'")
-    elif route.split("/", 1)[0].lower() in RESERVED_ROUTE_ROOTS:
-        problems.append(f"route {route!r} starts with a reserved segment ({', '.join(RESERVED_ROUTE_ROOTS)}); choose another")
+        problems.append(f"invalid name {name!r}: start with a letter, then letters, digits, '-' or '_' (at most 63)")
+    route = (route if route is not None else name).strip("/")
+    problems += _route_problems(route)
     level = auth_level.lower()
     if level not in AUTH_LEVELS:
         problems.append(f"invalid auth level {auth_level!r}: choose function, anonymous or admin")
-    if connection is not None:
-        try:
-            check_setting_name(connection)
-        except FunnxError as err:
-            problems.append(err.message)
-
-    source, token, signature, outside = model, None, None, False
-    if "://" in model and model.split("://", 1)[0].lower() in ("https", "http"):
-        source, token = split_sas(model)
-        if token and connection is None and NAME.match(name):
-            connection = re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_SAS"
-    try:
-        parsed = parse_source(source, connection)
-    except FunnxError as err:
-        problems.append(err.message)
-    else:
-        if isinstance(parsed, LocalSource):
-            source, outside, signature = _local_model(app_dir, Path(model).expanduser(), problems)
-        elif isinstance(parsed, UrlSource):
-            connection = parsed.connection
-        else:
-            connection = parsed.connection
-
+    source = _choose_source(app_dir, name, model, connection, problems)
     module = module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
     if NAME.match(name) and target.exists() and not force:
-        problems.append(f"{target} already exists; pass --force to overwrite it (your edits to its hooks would be lost)")
+        problems.append(
+            f"{target} already exists; pass --force to overwrite it (your edits to its hooks would be lost)"
+        )
     if problems:
         raise GeneratorError("; ".join(problems))
-    return NewFunction(app_dir, name, module, route, AUTH_LEVELS[level], source, connection, token, signature, outside)
+    return NewFunction(
+        app_dir, name, module, route, AUTH_LEVELS[level],
+        source.declared, source.connection, source.sas_token, source.signature, source.outside_app,
+    )  # fmt: skip
 
 
-def _local_model(app_dir: Path, given: Path, problems: list[str]) -> tuple[str, bool, ModelSignature | None]:
-    """(source to declare, is outside the app, signature) for a local model file."""
+def _route_problems(route: str) -> list[str]:
+    if not ROUTE.match(route):
+        return [f"invalid route {route!r}: use path segments of letters, digits, '-', '_' or '.' separated by '/'"]
+    if route.split("/", 1)[0].lower() in RESERVED_ROUTE_ROOTS:
+        return [f"route {route!r} starts with a reserved segment ({', '.join(RESERVED_ROUTE_ROOTS)}); choose another"]
+    return []
+
+
+@dataclass(frozen=True)
+class _Source:
+    declared: str
+    connection: str | None = None
+    sas_token: str | None = None
+    signature: ModelSignature | None = None
+    outside_app: bool = False
+
+
+def _choose_source(app_dir: Path, name: str, model: str, connection: str | None, problems: list[str]) -> _Source:
+    """What the module declares for ``model``: SAS tokens split off, local models inspected."""
+    declared, token = model, None
+    if model.split("://", 1)[0].lower() in ("https", "http") and "://" in model:
+        declared, token = split_sas(model)
+        if token and connection is None:
+            connection = re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_SAS"
+    try:
+        parsed = parse_source(declared, connection)
+    except FunnxError as err:
+        problems.append(err.message)
+        return _Source(declared)
+    if isinstance(parsed, LocalSource):
+        return _local_model(app_dir, Path(model).expanduser(), problems)
+    return _Source(declared, parsed.connection, token)
+
+
+def _local_model(app_dir: Path, given: Path, problems: list[str]) -> _Source:
+    """A local model file: declared relative to the app root when inside it, else absolute."""
     path = given if given.is_absolute() else Path.cwd() / given
     if not path.is_file():
         problems.append(f"model file {given} does not exist")
-        return str(given), False, None
+        return _Source(str(given))
     try:
         signature = read_local_signature(path)
     except FunnxError as err:
         problems.append(err.message)
-        return str(given), False, None
+        return _Source(str(given))
     try:
-        return path.resolve().relative_to(app_dir.resolve()).as_posix(), False, signature
+        return _Source(path.resolve().relative_to(app_dir.resolve()).as_posix(), signature=signature)
     except ValueError:
-        return str(path.resolve()), True, signature
+        return _Source(str(path.resolve()), signature=signature, outside_app=True)

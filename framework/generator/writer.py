@@ -7,13 +7,13 @@ and new folders removed, so a failed `funnx init` or `funnx new` leaves the tree
 
 from __future__ import annotations
 
-import os
+import contextlib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from .plans import PlannedFile
 from .errors import GeneratorError
+from .plans import PlannedFile
 
 
 def write_files(files: Sequence[PlannedFile]) -> None:
@@ -23,6 +23,8 @@ def write_files(files: Sequence[PlannedFile]) -> None:
     tag = uuid.uuid4().hex[:12]
     try:
         for planned in files:
+            if planned.path.is_dir():
+                raise IsADirectoryError(21, "a folder is in the way", str(planned.path))
             created_dirs += _make_parents(planned.path.parent)
             temporary = planned.path.with_name(f".{planned.path.name}.{tag}.tmp")
             staged.append((temporary, planned.path))
@@ -31,12 +33,14 @@ def write_files(files: Sequence[PlannedFile]) -> None:
             backup = None
             if final.exists():
                 backup = final.with_name(f".{final.name}.{tag}.bak")
-                os.replace(final, backup)
+                final.replace(backup)
             moved.append((final, backup))
-            os.replace(temporary, final)
+            temporary.replace(final)
     except OSError as err:
         _roll_back(staged, moved, created_dirs)
-        raise GeneratorError(f"could not write {err.filename or 'files'}: {err.strerror or err}; nothing was changed") from None
+        raise GeneratorError(
+            f"could not write {err.filename or 'files'}: {err.strerror or err}; nothing was changed"
+        ) from None
     for _, backup in moved:
         if backup is not None:
             backup.unlink(missing_ok=True)
@@ -52,15 +56,16 @@ def _make_parents(folder: Path) -> list[Path]:
     return list(reversed(missing))
 
 
-def _roll_back(staged: list[tuple[Path, Path]], moved: list[tuple[Path, Path | None]], created_dirs: list[Path]) -> None:
+def _roll_back(
+    staged: list[tuple[Path, Path]], moved: list[tuple[Path, Path | None]], created_dirs: list[Path]
+) -> None:
     for final, backup in reversed(moved):
         final.unlink(missing_ok=True)
         if backup is not None:
-            os.replace(backup, final)
+            backup.replace(final)
     for temporary, _ in staged:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
     for folder in reversed(created_dirs):
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass

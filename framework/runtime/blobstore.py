@@ -11,6 +11,7 @@ setting, never a key, a SAS token or a URL query.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
@@ -35,8 +36,33 @@ class BlobVersion:
     sha256: str | None
 
 
+class _RedactSasSignatures(logging.Filter):
+    """urllib3 logs request URLs at DEBUG; a SAS URL's signature must not reach any log."""
+
+    _SIG = re.compile(r"(?i)(\bsig=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "sig=" in message.lower():
+            record.msg, record.args = self._SIG.sub(r"\1REDACTED", message), ()
+        return True
+
+
+def _guard_logs() -> None:
+    # The SDK logs every request and response at INFO; keep that out of function logs unless the
+    # app configured the logger itself.
+    http_log = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+    if http_log.level == logging.NOTSET:
+        http_log.setLevel(logging.WARNING)
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactSasSignatures) for f in pool_log.filters):
+        pool_log.addFilter(_RedactSasSignatures())
+
+
 def _client_options() -> dict[str, Any]:
     from azure.storage.blob import ExponentialRetry
+
+    _guard_logs()
 
     # The SDK default (10 retries from a 15 s backoff) would hold a request for minutes; a model
     # download is retried a few times quickly, and the model object answers 503 in between.
@@ -66,7 +92,9 @@ class RemoteBlob:
             raise self._unavailable("reading blob properties", err) from None
         sha256 = (props.metadata or {}).get("sha256")
         md5 = props.content_settings.content_md5 if props.content_settings else None
-        return BlobVersion(etag=str(props.etag), size=int(props.size), content_md5=bytes(md5) if md5 else None, sha256=sha256)
+        return BlobVersion(
+            etag=str(props.etag), size=int(props.size), content_md5=bytes(md5) if md5 else None, sha256=sha256
+        )
 
     def download_into(self, stream: BinaryIO, version: BlobVersion) -> int:
         """Stream exactly ``version`` into ``stream`` (fails if the blob changes meanwhile)."""
@@ -81,7 +109,9 @@ class RemoteBlob:
             raise self._unavailable("downloading", err) from None
 
     def _unavailable(self, action: str, err: Exception) -> ModelUnavailable:
-        return ModelUnavailable(f"model '{self._model}': {action} {self._description} failed: {explain(err, self._setting, self.endpoint)}")
+        return ModelUnavailable(
+            f"model '{self._model}': {action} {self._description} failed: {explain(err, self._setting, self.endpoint)}"
+        )
 
 
 def explain(err: Exception, setting: str | None, endpoint: str) -> str:
@@ -96,10 +126,12 @@ def explain(err: Exception, setting: str | None, endpoint: str) -> str:
     )
 
     code = getattr(err, "error_code", None) or ""
+    code = str(getattr(code, "value", code))  # the SDK gives a StorageErrorCode enum or a string
+    status = getattr(err, "status_code", None)
     where = f"app setting {setting}" if setting else "the URL"
     if isinstance(err, ResourceNotFoundError):
         return f"not found ({code or '404'}); upload the model or fix the source"
-    if isinstance(err, ClientAuthenticationError):
+    if isinstance(err, ClientAuthenticationError) or status in (401, 403):
         return (
             f"storage rejected the credentials from {where} ({code or type(err).__name__}); check the "
             "account key, SAS token (expiry, read permission) or the identity's Storage Blob Data Reader role"
@@ -109,7 +141,7 @@ def explain(err: Exception, setting: str | None, endpoint: str) -> str:
     if isinstance(err, ServiceRequestError | ServiceResponseError):
         return f"cannot reach storage at {endpoint} ({type(err).__name__}); is the account up and the endpoint right?"
     if isinstance(err, HttpResponseError):
-        return f"storage answered HTTP {err.status_code} {code}".rstrip()
+        return f"storage answered HTTP {status} {code}".rstrip()
     return f"{type(err).__name__}"
 
 

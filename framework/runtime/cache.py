@@ -54,7 +54,7 @@ class ModelCache:
         self,
         identity: str,
         etag: str,
-        fill: Callable[[BinaryIO], None],
+        fill: Callable[[BinaryIO], object],
         verify: Callable[[Path], None],
     ) -> Path:
         """Write a new cache entry with ``fill``, check it with ``verify`` (raises to reject), publish it.
@@ -71,7 +71,7 @@ class ModelCache:
                 stream.flush()
                 os.fsync(stream.fileno())
             verify(partial)
-            os.replace(partial, final)
+            partial.replace(final)
         finally:
             partial.unlink(missing_ok=True)
         self._prune(identity, keep=final)

@@ -86,7 +86,16 @@ class OnnxModel:
         started = time.perf_counter()
         fetched = fetch_model(self.source, self.name, timings)
         session_started = time.perf_counter()
-        session = self._create_session(fetched.path, cached=fetched.cached)
+        try:
+            session = self._create_session(fetched.path)
+        except ModelUnavailable:
+            if not fetched.cached:
+                raise
+            # A cached copy onnxruntime rejects (disk damage): it was removed, so fetch afresh once.
+            log.warning("funnx cached model rejected by onnxruntime, downloading again: model=%s", self.name)
+            fetched = fetch_model(self.source, self.name, timings)
+            session_started = time.perf_counter()
+            session = self._create_session(fetched.path)
         timings["session_ms"] = ms_since(session_started)
         timings["total_ms"] = ms_since(started)
         loaded = LoadedModel(session, read_signature(session), fetched.version, fetched.path, timings)
@@ -94,11 +103,16 @@ class OnnxModel:
         cache = "local" if isinstance(self.source, LocalSource) else ("hit" if fetched.cached else "miss")
         log.info(
             "funnx model loaded: model=%s source=%s version=%s cache=%s bytes=%d %s",
-            self.name, self.source.describe(), fetched.version, cache, fetched.size, details,
+            self.name,
+            self.source.describe(),
+            fetched.version,
+            cache,
+            fetched.size,
+            details,
         )
         return loaded
 
-    def _create_session(self, path: Path, cached: bool) -> Any:
+    def _create_session(self, path: Path) -> Any:
         import onnxruntime as ort  # imported on first load, keeping function indexing fast
 
         try:
@@ -136,4 +150,3 @@ def _ort_message(err: Exception) -> str:
     if text.startswith("[ONNXRuntimeError]"):
         text = text.split(" : ", 3)[-1]
     return " ".join(text.split())
-

@@ -73,7 +73,10 @@ def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
             "etag": loaded.version,
             "inputs": [spec.as_dict() for spec in signature.inputs],
             "outputs": [spec.as_dict() for spec in signature.outputs],
-            **{key: meta[key] for key in ("producer", "graph_name", "graph_description", "domain", "description", "version")},
+            **{
+                key: meta[key]
+                for key in ("producer", "graph_name", "graph_description", "domain", "description", "version")
+            },
             "metadata": meta["custom_metadata"],
             "load_ms": loaded.timings,
         }
@@ -86,7 +89,9 @@ def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
     body = req.get_body()
     limit = settings.body_limit()
     if len(body) > limit:
-        raise PayloadTooLarge(f"request body is {len(body)} bytes; the limit is {limit} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)")
+        raise PayloadTooLarge(
+            f"request body is {len(body)} bytes; the limit is {limit} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
+        )
     if not body.strip():
         raise BadRequest(f"request body is empty: {_FORMS}")
     try:
@@ -108,7 +113,9 @@ def decode_request(payload: dict[str, Any], signature: ModelSignature, model: st
     if "data" in payload:
         if len(signature.inputs) != 1:
             names = ", ".join(spec.describe() for spec in signature.inputs)
-            raise BadRequest(f"model '{model}' has {len(signature.inputs)} inputs ({names}); send them by name in 'inputs'")
+            raise BadRequest(
+                f"model '{model}' has {len(signature.inputs)} inputs ({names}); send them by name in 'inputs'"
+            )
         first = signature.inputs[0]
         feeds = {first.name: json_to_array(payload["data"], first)}
     else:
@@ -121,7 +128,9 @@ def decode_request(payload: dict[str, Any], signature: ModelSignature, model: st
             # Names the model does not declare reach preprocess as plain JSON values (a hook may turn
             # them into model inputs); whatever is left unknown is reported after preprocess.
             feeds[name] = json_to_array(value, spec) if spec is not None else value
-    return SimpleRequest(feeds=feeds, outputs=_requested_outputs(payload.get("outputs"), signature, model), named="inputs" in payload)
+    return SimpleRequest(
+        feeds=feeds, outputs=_requested_outputs(payload.get("outputs"), signature, model), named="inputs" in payload
+    )
 
 
 def _requested_outputs(value: Any, signature: ModelSignature, model: str) -> list[str] | None:
@@ -132,7 +141,9 @@ def _requested_outputs(value: Any, signature: ModelSignature, model: str) -> lis
         raise BadRequest(f"'outputs' must be a non-empty list of output names: {', '.join(available)}")
     unknown = [name for name in value if name not in available]
     if unknown:
-        raise BadRequest(f"model '{model}' has no output {', '.join(map(repr, unknown))}; it has: {', '.join(available)}")
+        raise BadRequest(
+            f"model '{model}' has no output {', '.join(map(repr, unknown))}; it has: {', '.join(available)}"
+        )
     if len(set(value)) != len(value):
         raise BadRequest("'outputs' lists a name twice")
     return list(value)

@@ -139,4 +139,6 @@ def _check_blob_name(blob: str, text: str) -> None:
     if not blob or blob.endswith("/"):
         raise ConfigurationError(f"{text!r} names no blob: expected az://<container>/<path/to/model.onnx>")
     if len(blob) > 1024 or "\\" in blob or any(ord(ch) < 32 for ch in blob):
-        raise ConfigurationError(f"invalid blob name in {text!r}: at most 1024 characters, no backslashes or control characters")
+        raise ConfigurationError(
+            f"invalid blob name in {text!r}: at most 1024 characters, no backslashes or control characters"
+        )

@@ -29,7 +29,9 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):
-        raise BadRequest(f"input '{spec.name}' is not a rectangular array: every row must have the same length") from None
+        raise BadRequest(
+            f"input '{spec.name}' is not a rectangular array: every row must have the same length"
+        ) from None
     return coerce(array, spec)
 
 
@@ -44,9 +46,9 @@ def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any
     if array.size and kind not in _ACCEPTED_KINDS.get(target.kind, ""):
         got = "strings" if kind == "U" else f"values of type {array.dtype}" if kind != "O" else "mixed or nested values"
         raise BadRequest(f"input '{spec.name}' expects {_KIND_NAMES[target.kind]} ({spec.type}); got {got}")
-    if target.kind in "iu" and kind == "f" and array.size:
-        if not np.all(np.isfinite(array)) or not np.all(np.floor(array) == array):
-            raise BadRequest(f"input '{spec.name}' expects integers ({spec.type}); got non-integral numbers")
+    integral = kind != "f" or (np.all(np.isfinite(array)) and np.all(np.floor(array) == array))
+    if target.kind in "iu" and array.size and not integral:
+        raise BadRequest(f"input '{spec.name}' expects integers ({spec.type}); got non-integral numbers")
     if target.kind in "iu" and array.size:
         info = np.iinfo(target)
         low, high = array.min(), array.max()
@@ -61,10 +63,14 @@ def check_shape(array: np.ndarray[Any, Any], spec: TensorSpec) -> None:
         return
     expected = spec.shape_text()
     if array.ndim != len(spec.shape):
-        raise BadRequest(f"input '{spec.name}' expects rank {len(spec.shape)} (shape {expected}); got shape {list(array.shape)}")
+        raise BadRequest(
+            f"input '{spec.name}' expects rank {len(spec.shape)} (shape {expected}); got shape {list(array.shape)}"
+        )
     for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
         if isinstance(want, int) and want != got:
-            raise BadRequest(f"input '{spec.name}' expects shape {expected}: dimension {axis} must be {want}, got {got}")
+            raise BadRequest(
+                f"input '{spec.name}' expects shape {expected}: dimension {axis} must be {want}, got {got}"
+            )
 
 
 def check_feeds(feeds: Mapping[str, Any], signature: ModelSignature, model: str) -> dict[str, Any]:
@@ -85,7 +91,7 @@ def check_feeds(feeds: Mapping[str, Any], signature: ModelSignature, model: str)
     return checked
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:  # noqa: PLR0911  (one return per output type)
     """Model output → JSON-ready Python values; maps (from ``seq(map(...))``) get string keys."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "SV":

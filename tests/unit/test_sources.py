@@ -43,7 +43,9 @@ def test_invalid_connection_setting_name() -> None:
 
 
 def test_blob_url_without_token_and_loopback_http_for_azurite() -> None:
-    assert parse_source("https://acct.blob.core.windows.net/c/m.onnx") == UrlSource("https://acct.blob.core.windows.net/c/m.onnx", None)
+    assert parse_source("https://acct.blob.core.windows.net/c/m.onnx") == UrlSource(
+        "https://acct.blob.core.windows.net/c/m.onnx", None
+    )
     assert isinstance(parse_source("http://127.0.0.1:10000/devstoreaccount1/c/m.onnx"), UrlSource)
 
 
@@ -51,7 +53,10 @@ def test_split_sas_separates_the_token() -> None:
     url, token = split_sas("https://acct.blob.core.windows.net/c/m.onnx?sv=2024&sig=s3cr3t")
     assert url == "https://acct.blob.core.windows.net/c/m.onnx"
     assert token == "sv=2024&sig=s3cr3t"
-    assert split_sas("https://acct.blob.core.windows.net/c/m.onnx") == ("https://acct.blob.core.windows.net/c/m.onnx", None)
+    assert split_sas("https://acct.blob.core.windows.net/c/m.onnx") == (
+        "https://acct.blob.core.windows.net/c/m.onnx",
+        None,
+    )
 
 
 def test_local_paths_resolve_against_the_app_root(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -1,0 +1,127 @@
+"""Indexing an app like the Python worker: failures are loud and name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from framework.emulator import EmulatorError, TestClient
+from tests.conftest import run_cli
+
+HTTP_APP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="items/{id:int}", methods=["GET"])
+def item(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return func.HttpResponse(f"{req.route_params['id']} {context.function_name} {req.params.get('q')}")
+
+
+@app.route(route="echo")
+async def echo(req: func.HttpRequest) -> str:
+    return req.get_body().decode() + " " + req.method
+
+
+@app.route(route="boom")
+def boom(req: func.HttpRequest) -> func.HttpResponse:
+    raise RuntimeError("secret detail")
+"""
+
+
+def write_app(folder: Path, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "host.json").write_text('{"version": "2.0"}')
+    (folder / "function_app.py").write_text(source)
+    return folder
+
+
+def test_plain_functions_app_routes_context_and_errors(tmp_path: Path) -> None:
+    with TestClient(write_app(tmp_path, HTTP_APP)) as client:
+        reply = client.get("/api/items/7?q=x")
+        assert (reply.status_code, reply.text) == (200, "7 item x")
+        assert reply.headers["content-type"] == "text/plain; charset=utf-8"
+        assert client.post("/api/items/7").status_code == 404  # wrong method → 404, like the host
+        assert client.get("/api/items/seven").status_code == 404
+        not_found = client.get("/api/nothing")
+        assert (not_found.status_code, not_found.body) == (404, b"")
+        assert client.request("PATCH", "/API/Echo", data=b"hi").text == "hi PATCH"  # no methods = all
+        failed = client.get("/api/boom")
+        assert (failed.status_code, failed.body) == (500, b"")
+
+
+def test_route_prefix_from_host_json_and_app_setting(tmp_path: Path) -> None:
+    app = write_app(tmp_path, HTTP_APP)
+    (app / "host.json").write_text('{"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}')
+    with TestClient(app) as client:
+        assert client.get("/items/1").status_code == 200
+    with TestClient(app, settings={"AzureFunctionsJobHost__extensions__http__routePrefix": "v1"}) as client:
+        assert client.get("/v1/items/1").status_code == 200
+        assert client.get("/items/1").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("import azure.functions as func\n", "defines no top-level FunctionApp"),
+        ("import azure.functions as func\na = func.FunctionApp()\nb = func.FunctionApp()\n", "more than one"),
+        ("import azure.functions as func\n\n\nx = 1 / 0\n", "ZeroDivisionError: division by zero (at "),
+        ("import not_installed_package\n", "ModuleNotFoundError"),
+        (
+            HTTP_APP.replace("req: func.HttpRequest, context", "request: func.HttpRequest, context"),
+            "must be the trigger argument 'req'",
+        ),
+    ],
+)
+def test_indexing_failures_name_the_problem(tmp_path: Path, source: str, fragment: str) -> None:
+    with pytest.raises(EmulatorError, match=fragment.replace("(", r"\(")):
+        TestClient(write_app(tmp_path, source))
+
+
+def test_import_error_points_at_file_and_line(tmp_path: Path) -> None:
+    app = write_app(tmp_path, "import azure.functions as func\n\n\nx = 1 / 0\n")
+    with pytest.raises(EmulatorError) as info:
+        TestClient(app)
+    assert f"{app / 'function_app.py'}:4" in info.value.message
+
+
+def test_local_settings_values_load_but_existing_environment_wins(
+    app_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (app_dir / "local.settings.json").write_text(
+        '{"IsEncrypted": false, "Values": {"FUNNX_TEST_A": "from-file", "FUNNX_TEST_B": "from-file"}}'
+    )
+    (app_dir / "function_app.py").write_text(
+        "import os\nimport azure.functions as func\napp = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+        "@app.route(route='env')\ndef env(req: func.HttpRequest) -> str:\n"
+        "    return os.environ['FUNNX_TEST_A'] + ',' + os.environ['FUNNX_TEST_B']\n"
+    )
+    monkeypatch.setenv("FUNNX_TEST_B", "from-env")
+    with TestClient(app_dir) as client:
+        assert client.get("/api/env").text == "from-file,from-env"
+    import os
+
+    assert "FUNNX_TEST_A" not in os.environ  # restored when the client closes
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('{"Values": {}}', '"IsEncrypted" is true or missing'),
+        ('{"IsEncrypted": true, "Values": {}}', '"IsEncrypted" is true or missing'),
+        ('{"IsEncrypted": false, "Values": {"N": 1}}', "must be strings"),
+        ("{oops", "not valid JSON"),
+    ],
+)
+def test_bad_local_settings_are_clear_errors(app_dir: Path, content: str, fragment: str) -> None:
+    (app_dir / "local.settings.json").write_text(content)
+    assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
+    with pytest.raises(EmulatorError, match=fragment):
+        TestClient(app_dir)
+
+
+def test_an_app_without_functions_is_an_error(app_dir: Path) -> None:
+    with pytest.raises(EmulatorError, match="has no HTTP functions; add one with 'funnx new"):
+        TestClient(app_dir)

@@ -1,0 +1,67 @@
+"""Route templates as the Functions host (ASP.NET Core routing) matches them."""
+
+from __future__ import annotations
+
+import pytest
+
+from framework.emulator.errors import EmulatorError
+from framework.emulator.routing import compile_route
+
+
+@pytest.mark.parametrize(
+    ("template", "path", "expected"),
+    [
+        ("iris", "iris", {}),
+        ("iris", "IRIS/", {}),
+        ("iris", "iris/extra", None),
+        ("models/{name}", "models/resnet", {"name": "resnet"}),
+        ("items/{id:int?}", "items", {}),
+        ("items/{id:int?}", "items/42", {"id": "42"}),
+        ("items/{id:int?}", "items/x", None),
+        ("items/{id:int}", "items/99999999999", None),
+        ("items/{id:long}", "items/99999999999", {"id": "99999999999"}),
+        ("files/{*rest}", "files/a/b/c.onnx", {"rest": "a/b/c.onnx"}),
+        ("files/{*rest}", "files", {}),
+        ("{file}.{ext}", "model.onnx", {"file": "model", "ext": "onnx"}),
+        ("c/{name:alpha}", "c/Abc", {"name": "Abc"}),
+        ("c/{name:alpha}", "c/a1", None),
+        ("c/{flag:bool}", "c/TRUE", {"flag": "TRUE"}),
+        ("c/{g:guid}", "c/0f8fad5b-d9cb-469f-a165-70867728950e", {"g": "0f8fad5b-d9cb-469f-a165-70867728950e"}),
+        ("c/{g:guid}", "c/nope", None),
+        ("c/{d:double}", "c/1.5e3", {"d": "1.5e3"}),
+        ("c/{s:minlength(3):maxlength(4)}", "c/abcd", {"s": "abcd"}),
+        ("c/{s:minlength(3)}", "c/ab", None),
+        ("c/{s:length(2)}", "c/ab", {"s": "ab"}),
+        ("c/{s:length(2,3)}", "c/abcd", None),
+        ("c/{n:range(1,10)}", "c/10", {"n": "10"}),
+        ("c/{n:min(5)}", "c/4", None),
+        ("c/{n:max(5)}", "c/5", {"n": "5"}),
+        ("c/{zip:regex(^\\d{{5}}$)}", "c/12345", {"zip": "12345"}),
+        ("c/{zip:regex(^\\d{{5}}$)}", "c/1234", None),
+        ("c/{v=latest}", "c", {"v": "latest"}),
+        ("lit{{x}}", "lit{x}", {}),
+    ],
+)
+def test_templates(template: str, path: str, expected: dict[str, str] | None) -> None:
+    assert compile_route(template).match(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("c/{x:nope}", "unknown route constraint"),
+        ("c/{x", "unclosed"),
+        ("c/x}", "unmatched"),
+        ("{*rest}/more", "catch-all parameter must be the last segment"),
+        ("{a}/{a}", "appears twice"),
+        ("c/{x:range(1)}", "takes 2 argument"),
+    ],
+)
+def test_bad_templates_are_reported(template: str, fragment: str) -> None:
+    with pytest.raises(EmulatorError, match=fragment):
+        compile_route(template)
+
+
+def test_literal_routes_take_precedence_over_parameters() -> None:
+    literal, param, catch_all = compile_route("m/latest"), compile_route("m/{v}"), compile_route("m/{*rest}")
+    assert sorted([catch_all, param, literal], key=lambda r: r.precedence) == [literal, param, catch_all]
