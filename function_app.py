@@ -1,10 +1,10 @@
-"""The module the Azure Functions Python worker imports: one FunctionApp with every model registered.
+"""The module the Azure Functions Python worker imports: one FunctionApp, every model.
 
-Each model is a module in functions_app/ (written by `funnx new`) defining a Blueprint named `bp`.
+Each model is a module in functions_app/ (written by `funnx new`) that defines a
+Blueprint named `bp`; register_blueprints registers them all.
 """
 
 import azure.functions as func
-
 from framework.runtime import register_blueprints
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)

@@ -1,7 +1,8 @@
 """Model iris: an HTTP endpoint for an ONNX model, written by `funnx new`.
 
-POST /api/iris  {"data": ...} or {"inputs": {...}}  ->  {"result": [...], "time": seconds}
-GET  /api/iris  ->  the model's inputs, outputs and metadata
+POST /api/iris  {"data": ...} or {"inputs": {...}}
+     -> {"result": [...], "time": seconds}
+GET  /api/iris  -> the model's inputs, outputs and metadata
 
 The declaration below is plain data; edit `preprocess` / `postprocess` freely.
 """
@@ -12,7 +13,6 @@ from typing import Any
 
 import azure.functions as func
 import numpy as np
-
 from framework.runtime import OnnxModel, simple
 
 MODEL = OnnxModel(
@@ -23,12 +23,18 @@ MODEL = OnnxModel(
 
 
 def preprocess(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs before inference on the decoded inputs (name -> array); returns what the model is fed."""
+    """Runs before inference on the decoded inputs (name -> array).
+
+    Returns the arrays the model is fed; raise framework.runtime.BadRequest to refuse.
+    """
     return inputs
 
 
 def postprocess(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Runs after inference on the outputs (name -> array or list); returns what goes into "result"."""
+    """Runs after inference on the outputs (name -> array, or list for seq/map outputs).
+
+    Returns what goes into the reply's "result".
+    """
     return outputs
 
 

@@ -29,7 +29,8 @@ def init(directory: Path, force: bool) -> None:
     write_files(files)
     for planned in files:
         click.echo(f"created {planned.path}")
-    click.echo(f"\nNext: cd {directory} && funnx new NAME --model path/to/model.onnx && funnx start")
+    cd = "" if directory == Path() else f"cd {directory} && "
+    click.echo(f"\nNext: {cd}funnx new NAME --model path/to/model.onnx && funnx start")
 
 
 @cli.command()

@@ -47,6 +47,8 @@ def environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(templates_dir()),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,  # we render Python, JSON and text, never HTML
     )
     env.filters["py"] = py_literal

@@ -197,3 +197,23 @@ def test_staging_failure_leaves_no_files_or_folders(tmp_path: Path) -> None:
     with pytest.raises(GeneratorError, match="nothing was changed"):
         write_files(files)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+
+
+def test_generated_modules_are_lint_and_format_clean_in_a_users_app(app_dir: Path) -> None:
+    """What `funnx new` writes passes ruff's checks and formatter untouched (no config: a user's view)."""
+    import subprocess
+    import sys
+
+    mixed_inputs(app_dir / "models" / "mixed.onnx")
+    assert run_cli("new", "local", "--model", app_dir / "models" / "mixed.onnx", "--app", app_dir).exit_code == 0
+    assert run_cli("new", "blob", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "--isolated", "--select", "E4,E7,E9,F,W,I,UP,B"], ["format", "--isolated", "--check"]):
+        done = subprocess.run(
+            [*ruff, *command, "functions_app", "function_app.py"],
+            cwd=app_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
