@@ -187,3 +187,16 @@ def test_loopback_server_and_in_process_client_answer_alike(app_dir: Path, tmp_p
             in_process.append(normalise(answer.status_code, answer.headers.get("content-type"), answer.body))
     assert over_http == in_process
     assert [status for status, _, _ in over_http] == [200, 200, 200, 400, 400, 404, 404, 200]
+
+
+def test_readme_demo_prints_a_prediction_from_blob_storage(azurite: AzuriteService, tmp_path: Path) -> None:
+    """The README's first command (after set-up): scaffold, upload to Azurite, serve, predict."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py")],
+        env={**os.environ, "FUNNX_DEMO_DIR": str(tmp_path / "demo")},
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "$ funnx new iris --model az://models/iris.onnx" in done.stdout
+    assert "funnx model loaded: model=iris source=az://models/iris.onnx" in done.stdout
+    assert "Done: the model came from Azurite blob storage; labels [0, 0, 0]" in done.stdout

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command from README.md (and what CI runs): set up, lint, type-check, run every test.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k storage -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+# With Node.js present, a missing or broken Azurite fails the run instead of skipping storage tests.
+if command -v node >/dev/null 2>&1; then
+  export FUNNX_REQUIRE_AZURITE=1
+fi
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
