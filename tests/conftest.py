@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,11 +66,27 @@ class AzuriteService:
         result = client.upload_blob(data, overwrite=True, metadata=metadata)
         return str(result["etag"])
 
-    def operations(self, operation: str) -> int:
-        """How many times Azurite has served ``operation`` (e.g. Blob_Download) so far."""
-        if not self.debug_log.exists():
-            return 0
-        return len(re.findall(rf"Operation={re.escape(operation)}\b", self.debug_log.read_text(errors="replace")))
+    def operations(self, operation: str, expect: int | None = None) -> int:
+        """How many times Azurite has served ``operation`` (e.g. Blob_Download) so far.
+
+        Azurite writes its debug log asynchronously: with ``expect``, wait (up to 5 s) for the count
+        to reach it, then a little longer so that extra operations would show up too.
+        """
+        deadline = time.monotonic() + 5
+        count = self._count(operation)
+        while expect is not None and count < expect and time.monotonic() < deadline:
+            time.sleep(0.05)
+            count = self._count(operation)
+        while True:  # settled: unchanged over 200 ms
+            time.sleep(0.2)
+            again = self._count(operation)
+            if again == count:
+                return count
+            count = again
+
+    def _count(self, operation: str) -> int:
+        text = self.debug_log.read_text(errors="replace") if self.debug_log.exists() else ""
+        return len(re.findall(rf"Operation={re.escape(operation)}\b", text))
 
 
 @pytest.fixture(scope="session")
