@@ -6,7 +6,6 @@ user can fix (a FunnxError) exit with 1, command-line usage errors with 2; no tr
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -48,4 +47,3 @@ class FunnxGroup(click.Group):
 @click.version_option(__version__, prog_name="funnx")
 def cli() -> None:
     """Turn ONNX models into Azure Functions: scaffold an app, add one function per model, serve it locally."""
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
 )
 def start(app_dir: Path, port: int | None) -> None:
     """Serve the app locally like `func start` (Ctrl+C to stop)."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     host = EmulatorHost(app_dir)
     try:
         serve(host, port=host.local_settings.port if port is None else port)
