@@ -87,3 +87,16 @@ def run_direct(path: Path, feeds: dict[str, np.ndarray]) -> list[object]:
     """The reference: onnxruntime called directly, as a user's own script would."""
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return list(session.run(None, feeds))
+
+
+def identity(
+    path: Path, name: str = "x", elem_type: int = TensorProto.FLOAT, shape: list[int | str] | None = None
+) -> Path:
+    """One input passed through as the output ``y``; the input's name, type and shape are chosen."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [name], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info(name, elem_type, shape if shape is not None else ["n"])],
+        [helper.make_tensor_value_info("y", elem_type, shape if shape is not None else ["n"])],
+    )
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)

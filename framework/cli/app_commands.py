@@ -92,8 +92,5 @@ def new(
         click.echo(
             f"  reads storage through app setting {fn.connection} (local.settings.json locally, app settings in Azure)"
         )
-    if fn.outside_app:
-        click.echo(
-            "  warning: the model file is outside the app folder and will not be deployed with it; "
-            "copy it into the app or upload it to blob storage"
-        )
+    if fn.deploy_warning:
+        click.echo(f"  warning: {fn.deploy_warning}; move it into the app or upload it to blob storage")

@@ -41,6 +41,8 @@ def read_local_settings(app_dir: Path) -> LocalSettings:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except ValueError as err:
         raise EmulatorError(f"{path} is not valid JSON: {err}") from None
+    except OSError as err:
+        raise EmulatorError(f"cannot read {path}: {err.strerror or err}") from None
     if not isinstance(data, dict):
         raise EmulatorError(f"{path} must hold a JSON object with 'IsEncrypted' and 'Values'")
     if data.get("IsEncrypted", True) is not False:
@@ -55,6 +57,9 @@ def read_local_settings(app_dir: Path) -> LocalSettings:
     if bad:
         raise EmulatorError(f"{path}: Values {', '.join(bad)} must be strings (quote numbers and booleans)")
     host = data.get("Host", {})
+    port = host.get("LocalHttpPort") if isinstance(host, dict) else None
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535):
+        raise EmulatorError(f"{path}: Host.LocalHttpPort must be a port number from 0 to 65535, not {port!r}")
     return LocalSettings(values=dict(values), host=host if isinstance(host, dict) else {})
 
 

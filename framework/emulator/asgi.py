@@ -7,6 +7,7 @@ with 413 without buffering the rest.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from framework.runtime import settings
 
@@ -30,7 +31,7 @@ class AsgiApp:
             host = f"{server_host}:{server_port}"
         request = RawRequest(
             method=scope["method"],
-            path=scope["path"],
+            path=raw_path.decode("latin-1") if (raw_path := scope.get("raw_path")) else quote(scope["path"]),
             query_string=scope.get("query_string", b""),
             headers=headers,
             body=body,

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from .dispatch import RawRequest
 from .host import EmulatorHost
@@ -74,7 +74,11 @@ class TestClient:
         parts = urlsplit(path)
         query = "&".join(q for q in (parts.query, urlencode(params or {})) if q)
         raw = RawRequest(
-            method=method.upper(), path=parts.path, query_string=query.encode("latin-1"), headers=header_list, body=body
+            method=method.upper(),
+            path=quote(parts.path, safe="/%:@!$&'()*+,;="),  # encoded, as an HTTP client sends it
+            query_string=query.encode("latin-1"),
+            headers=header_list,
+            body=body,
         )
         future = asyncio.run_coroutine_threadsafe(self.host.dispatcher.handle(raw), self._loop)
         response = future.result()

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 import uuid
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import azure.functions as func
 
@@ -29,11 +30,13 @@ from .routing import Route, compile_route
 
 log = logging.getLogger("funnx.host")
 
+_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class RawRequest:
     method: str
-    path: str  # percent-decoded, as ASGI gives it
+    path: str  # as sent: still percent-encoded
     query_string: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
@@ -80,6 +83,12 @@ class EmulatorContext(func.Context):
         return None
 
 
+def decode_path(raw: str) -> str:
+    """Percent-decode a request path as ASP.NET Core does: every escape except an encoded '/' (%2F),
+    so ``files/a%2Fb`` stays one segment."""
+    return "/".join("%2F".join(unquote(part) for part in _ENCODED_SLASH.split(segment)) for segment in raw.split("/"))
+
+
 def _empty(status: int) -> RawResponse:
     return RawResponse(status, [("content-length", "0")], b"")
 
@@ -120,7 +129,7 @@ class Dispatcher:
 
     async def handle(self, request: RawRequest) -> RawResponse:
         method = request.method.upper()
-        resolved = self.resolve(method, request.path)
+        resolved = self.resolve(method, decode_path(request.path))
         if resolved is None:
             return _empty(404)
         function, route_values = resolved

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ClassVar
 
 from framework.runtime.errors import FunnxError
 from framework.runtime.hostconfig import read_host_json, route_prefix
@@ -30,6 +31,11 @@ def thread_count() -> int:
 
 
 class EmulatorHost:
+    """Settings, modules and ``sys.path`` are per process, so one app at a time can be open in a
+    process (any number of hosts for that same app)."""
+
+    _open: ClassVar[dict[Path, int]] = {}
+
     def __init__(
         self,
         app_dir: Path,
@@ -39,6 +45,12 @@ class EmulatorHost:
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self._previous_env: dict[str, str | None] = {}
+        other = next((path for path, count in self._open.items() if count and path != self.app_dir), None)
+        if other is not None:
+            raise EmulatorError(
+                f"app {other} is still open in this process; close it before opening {self.app_dir} "
+                "(environment variables and imported modules are per process)"
+            )
         try:
             self.local_settings: LocalSettings = read_local_settings(self.app_dir)
             self._set_env({**(settings or {}), SCRIPT_ROOT_SETTING: str(self.app_dir)})
@@ -56,6 +68,8 @@ class EmulatorHost:
         except FunnxError:
             restore_environment(self._previous_env)
             raise
+        self._open[self.app_dir] = self._open.get(self.app_dir, 0) + 1
+        self._closed = False
 
     def _set_env(self, values: Mapping[str, str]) -> None:
         for name, value in values.items():
@@ -63,6 +77,10 @@ class EmulatorHost:
             os.environ[name] = value
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._open[self.app_dir] -= 1
         self._executor.shutdown(wait=False, cancel_futures=True)
         restore_environment(self._previous_env)
         self._previous_env = {}

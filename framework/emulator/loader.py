@@ -9,7 +9,9 @@ with zero functions, any failure here is an EmulatorError naming the file and li
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import inspect
+import logging
 import re
 import sys
 import traceback
@@ -22,6 +24,8 @@ from typing import Any
 import azure.functions as func
 
 from .errors import EmulatorError
+
+log = logging.getLogger("funnx.host")
 
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
 _SCRIPT_FILE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
@@ -70,6 +74,30 @@ def _forget_app_modules(app_dir: Path, script_module: str) -> None:
             del sys.modules[name]
 
 
+_app_roots: list[str] = []  # app roots this process put on sys.path, most recent last
+
+
+def _put_app_root_first(root: Path) -> None:
+    """Put the app root first on sys.path (so this app's functions_app is the one imported, whatever
+    else is on the path) and warn where that differs from Azure, whose worker appends it last."""
+    for previous in _app_roots:
+        while previous in sys.path:
+            sys.path.remove(previous)
+    _app_roots[:] = [str(root)]
+    elsewhere = [p for p in sys.path if p and Path(p).resolve() != root]
+    sys.path.insert(0, str(root))
+    for entry in sorted(root.iterdir()):
+        name = entry.stem if entry.suffix == ".py" else entry.name if (entry / "__init__.py").is_file() else ""
+        if name in ("", "function_app", "functions_app", "framework"):
+            continue
+        if importlib.machinery.PathFinder.find_spec(name, elsewhere) is not None:
+            log.warning(
+                "The app's module '%s' has the name of an installed package: the emulator imports the app's, "
+                "but in Azure the worker puts the app root last and the installed one wins. Rename it.",
+                name,
+            )
+
+
 def _import_error(err: BaseException, app_dir: Path, script: str) -> EmulatorError:
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(str(app_dir.resolve()))]
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(app_dir / script)
@@ -84,10 +112,7 @@ def import_script(app_dir: Path, script_env: str | None = None) -> ModuleType:
         raise EmulatorError(f"{app_dir / script} not found: the worker imports it to find the app's functions")
     module_name = script[:-3]
     _forget_app_modules(app_dir, module_name)
-    root = str(app_dir.resolve())
-    if root in sys.path:
-        sys.path.remove(root)
-    sys.path.insert(0, root)  # the app's own packages win over same-named ones elsewhere
+    _put_app_root_first(app_dir.resolve())
     importlib.invalidate_caches()
     try:
         return importlib.import_module(module_name)

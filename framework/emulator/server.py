@@ -16,6 +16,7 @@ from typing import TextIO
 import uvicorn
 
 from .asgi import AsgiApp
+from .errors import EmulatorError
 from .host import EmulatorHost
 
 log = logging.getLogger("funnx.host")
@@ -27,12 +28,11 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as err:
+    except (OSError, OverflowError) as err:
         sock.close()
-        from .errors import EmulatorError
-
+        reason = err.strerror if isinstance(err, OSError) else str(err)
         raise EmulatorError(
-            f"cannot listen on {host}:{port}: {err.strerror}; pick another --port (0 = any free port)"
+            f"cannot listen on {host}:{port}: {reason}; pick another --port (0 = any free port)"
         ) from None
     sock.listen(2048)
     sock.set_inheritable(True)

@@ -39,6 +39,14 @@ def _example_value(spec: TensorSpec) -> Any:
     return np.zeros(shape, dtype=spec.dtype).tolist()
 
 
+def _numpy_example(spec: TensorSpec) -> str:
+    """Python source building an example value for ``spec`` (for inputs too large to show)."""
+    shape = _example_shape(spec)
+    if spec.dtype is not None and spec.dtype.kind == "O":
+        return f"np.full({shape}, 'text').tolist()"
+    return f"np.zeros({shape}, dtype={str(spec.dtype)!r}).tolist()"
+
+
 def example_lines(signature: ModelSignature, url: str) -> list[str]:
     """Lines (never containing a newline) for a comment showing a request this model accepts."""
     tensors = [
@@ -66,11 +74,7 @@ def example_lines(signature: ModelSignature, url: str) -> list[str]:
     else:
         lines += ["", "Example request (large input, built with numpy):"]
         lines.append("    import json, urllib.request, numpy as np")
-        arrays = ", ".join(
-            f"{json.dumps(spec.name, ensure_ascii=True)}: "
-            f"np.zeros({_example_shape(spec)}, dtype={str(spec.dtype)!r}).tolist()"
-            for spec in tensors
-        )
+        arrays = ", ".join(f"{json.dumps(spec.name, ensure_ascii=True)}: {_numpy_example(spec)}" for spec in tensors)
         lines.append(f"    body = json.dumps({{'inputs': {{{arrays}}}}}).encode()")
         lines.append(f"    print(urllib.request.urlopen(urllib.request.Request({url!r}, data=body)).read())")
     return lines

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from framework.runtime.errors import FunnxError
 from framework.runtime.hostconfig import read_host_json, route_prefix
@@ -13,9 +12,7 @@ from framework.runtime.hostconfig import read_host_json, route_prefix
 from .errors import GeneratorError
 from .inspect_model import example_lines
 from .render import render
-
-if TYPE_CHECKING:
-    from .validate import NewFunction
+from .validate import ROUTE, NewFunction
 
 #: App file → template, for `funnx init`.
 APP_FILES = {
@@ -58,6 +55,11 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         prefix = route_prefix(read_host_json(fn.app_dir))
     except FunnxError as err:
         raise GeneratorError(err.message) from None
+    if prefix and not ROUTE.match(prefix):
+        raise GeneratorError(
+            f"route prefix {prefix!r} (host.json extensions.http.routePrefix or its app setting) must be "
+            "path segments of letters, digits, '-', '_' or '.'"
+        )
     url_path = f"{prefix}/{fn.route}" if prefix else fn.route
     lines = example_lines(fn.signature, f"http://localhost:7071/{url_path}") if fn.signature else []
     content = render(
@@ -73,12 +75,16 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
     )
     files = [PlannedFile(fn.module_path, content)]
     if fn.sas_token and fn.connection:
-        files.append(_with_setting(fn.app_dir / LOCAL_SETTINGS, fn.connection, fn.sas_token))
+        files.append(_with_setting(fn.app_dir / LOCAL_SETTINGS, fn.connection, fn.sas_token, replace=fn.force))
     return files
 
 
-def _with_setting(path: Path, name: str, value: str) -> PlannedFile:
-    """local.settings.json with ``Values[name] = value`` (created with IsEncrypted false if missing)."""
+def _with_setting(path: Path, name: str, value: str, *, replace: bool) -> PlannedFile:
+    """local.settings.json with ``Values[name] = value`` (created with IsEncrypted false if missing).
+
+    An existing, different value is only replaced with ``replace`` (--force): it may belong to
+    another function.
+    """
     settings: dict[str, object] = {"IsEncrypted": False, "Values": {}}
     if path.exists():
         try:
@@ -90,5 +96,9 @@ def _with_setting(path: Path, name: str, value: str) -> PlannedFile:
         settings = loaded
     values = settings.setdefault("Values", {})
     assert isinstance(values, dict)
+    if values.get(name, value) != value and not replace:
+        raise GeneratorError(
+            f"{path.name} already has a different {name}; choose another --connection, or pass --force to replace it"
+        )
     values[name] = value
     return PlannedFile(path, json.dumps(settings, indent=2) + "\n")

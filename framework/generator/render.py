@@ -36,9 +36,9 @@ def py_literal(value: Any) -> str:
 
 
 def comment(line: str) -> str:
-    if any(ch in line for ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
-        raise ValueError("comment text must be a single line")
-    return f"# {line}".rstrip()
+    """A ``#`` comment line; characters that are not printable (newlines, NUL...) are shown escaped."""
+    safe = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in line)
+    return f"# {safe}".rstrip()
 
 
 @cache

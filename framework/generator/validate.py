@@ -13,13 +13,15 @@ from pathlib import Path
 
 from framework.runtime.errors import FunnxError
 from framework.runtime.signature import ModelSignature
-from framework.runtime.sources import LocalSource, parse_source, split_sas
+from framework.runtime.sources import DEFAULT_CONNECTION, LocalSource, parse_source, split_sas
 
 from .errors import GeneratorError
+from .existing import existing_functions
+from .funcignore import excluding_rule
 from .inspect_model import read_local_signature
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
-ROUTE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+ROUTE = re.compile(r"^(?!.*(?:^|/)\.{1,2}(?:/|$))[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 #: First route segments the Functions host keeps for itself, and ``v2`` for the Open Inference Protocol.
 RESERVED_ROUTE_ROOTS = ("admin", "runtime", "v2")
 AUTH_LEVELS = {"function": "FUNCTION", "anonymous": "ANONYMOUS", "admin": "ADMIN"}
@@ -38,7 +40,8 @@ class NewFunction:
     connection: str | None
     sas_token: str | None
     signature: ModelSignature | None
-    outside_app: bool  # a local model file that will not be deployed with the app
+    deploy_warning: str | None  # why a local model file would not be deployed with the app
+    force: bool = False
 
     @property
     def module_path(self) -> Path:
@@ -79,15 +82,32 @@ def validate_new(
     module = module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
     if NAME.match(name) and target.exists() and not force:
-        problems.append(
-            f"{target} already exists; pass --force to overwrite it (your edits to its hooks would be lost)"
-        )
+        problems.append(f"{target} already exists; pass --force to overwrite it (edits to its hooks would be lost)")
+    elif NAME.match(name) and not check_app_dir(app_dir):
+        problems += _conflicts(app_dir, target, name, route)
     if problems:
         raise GeneratorError("; ".join(problems))
     return NewFunction(
         app_dir, name, module, route, AUTH_LEVELS[level],
-        source.declared, source.connection, source.sas_token, source.signature, source.outside_app,
+        source.declared, source.connection, source.sas_token, source.signature, source.deploy_warning, force,
     )  # fmt: skip
+
+
+def _conflicts(app_dir: Path, target: Path, name: str, route: str) -> list[str]:
+    """Function names and (route, method) pairs this function would take from another one."""
+    problems = []
+    existing = existing_functions(app_dir, skip=target)
+    for wanted in (name, f"{name}_metadata"):
+        clash = next((f for f in existing if f.name.lower() == wanted.lower()), None)
+        if clash:
+            problems.append(f"function name '{wanted}' is already used in {clash.file.name}; choose another NAME")
+    for method in ("POST", "GET"):
+        clash = next((f for f in existing if f.conflicts(route, method)), None)
+        if clash:
+            problems.append(
+                f"{method} /{route} is already served by '{clash.name}' in {clash.file.name}; choose another --route"
+            )
+    return problems
 
 
 def _route_problems(route: str) -> list[str]:
@@ -104,7 +124,7 @@ class _Source:
     connection: str | None = None
     sas_token: str | None = None
     signature: ModelSignature | None = None
-    outside_app: bool = False
+    deploy_warning: str | None = None
 
 
 def _choose_source(app_dir: Path, name: str, model: str, connection: str | None, problems: list[str]) -> _Source:
@@ -114,6 +134,11 @@ def _choose_source(app_dir: Path, name: str, model: str, connection: str | None,
         declared, token = split_sas(model)
         if token and connection is None:
             connection = re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_SAS"
+        if token and connection == DEFAULT_CONNECTION:
+            problems.append(
+                f"a SAS token cannot go into {DEFAULT_CONNECTION}: the Functions host needs that setting for its "
+                "own storage; choose another --connection"
+            )
     try:
         parsed = parse_source(declared, connection)
     except FunnxError as err:
@@ -136,6 +161,10 @@ def _local_model(app_dir: Path, given: Path, problems: list[str]) -> _Source:
         problems.append(err.message)
         return _Source(str(given))
     try:
-        return _Source(path.resolve().relative_to(app_dir.resolve()).as_posix(), signature=signature)
+        relative = path.resolve().relative_to(app_dir.resolve()).as_posix()
     except ValueError:
-        return _Source(str(path.resolve()), signature=signature, outside_app=True)
+        warning = "the model file is outside the app folder and will not be deployed with it"
+        return _Source(str(path.resolve()), signature=signature, deploy_warning=warning)
+    rule = excluding_rule(app_dir, relative)
+    excluded = f"{relative} is left out of the deployment package by the rule '{rule}'" if rule else None
+    return _Source(relative, signature=signature, deploy_warning=excluded)

@@ -105,6 +105,10 @@ class RemoteBlob:
                 max_concurrency=4, etag=version.etag, match_condition=MatchConditions.IfNotModified
             )
             return int(downloader.readinto(stream))
+        except OSError as err:
+            if err.errno is not None:  # the local disk (full, read-only), not the network
+                raise
+            raise self._unavailable("downloading", err) from None
         except Exception as err:
             raise self._unavailable("downloading", err) from None
 
@@ -157,7 +161,10 @@ def open_blob(source: BlobSource | UrlSource, model: str) -> RemoteBlob:
                 "set it to the token, without the leading '?'"
             )
         url = f"{source.url}?{token.lstrip('?')}" if token else source.url
-        client = BlobClient.from_blob_url(url, **_client_options())
+        try:
+            client = BlobClient.from_blob_url(url, **_client_options())
+        except ValueError:
+            raise ModelUnavailable(f"model '{model}': {source.url} is not a blob URL the storage SDK accepts") from None
         return RemoteBlob(client, source.url, model, source.url, source.connection)
 
     service = _service_client(source, model)
@@ -189,7 +196,10 @@ def _service_client(source: BlobSource, model: str) -> Any:
             f"to a storage connection string (UseDevelopmentStorage=true for Azurite), or set "
             f"{conn}__serviceUri=https://<account>.blob.core.windows.net to use a managed identity"
         )
-    return BlobServiceClient(account_url, credential=_credential(conn), **_client_options())
+    try:
+        return BlobServiceClient(account_url, credential=_credential(conn), **_client_options())
+    except ValueError as err:  # e.g. "Token credential is only supported with HTTPS."
+        raise ModelUnavailable(f"model '{model}': the service URI in app setting {conn}__serviceUri: {err}") from None
 
 
 def _credential(conn: str) -> Any:

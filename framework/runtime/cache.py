@@ -8,10 +8,12 @@ partial or unverified model under a final name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,8 @@ from typing import BinaryIO
 log = logging.getLogger("funnx")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]")
+#: A partial download untouched for this long belongs to a worker that died.
+ABANDONED_AFTER_SECONDS = 15 * 60
 
 
 class ModelCache:
@@ -63,6 +67,7 @@ class ModelCache:
         small (0.5-0.8 GB on Consumption and Flex).
         """
         self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned_downloads(identity)
         final = self.path_for(identity, etag)
         partial = self.root / f".{final.name}.{uuid.uuid4().hex}.part"
         try:
@@ -76,6 +81,17 @@ class ModelCache:
             partial.unlink(missing_ok=True)
         self._prune(identity, keep=final)
         return final
+
+    def _remove_abandoned_downloads(self, identity: str) -> None:
+        """Partial files of this blob left by a worker killed mid-download (e.g. on a timeout).
+
+        Only old ones: a younger file may belong to another worker process downloading right now.
+        """
+        cutoff = time.time() - ABANDONED_AFTER_SECONDS
+        for partial in self.root.glob(f".{self._key(identity)}-*.part"):
+            with contextlib.suppress(OSError):
+                if partial.stat().st_mtime < cutoff:
+                    partial.unlink()
 
     def _prune(self, identity: str, keep: Path) -> None:
         for old in self.root.glob(f"{self._key(identity)}-*.onnx"):

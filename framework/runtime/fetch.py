@@ -11,11 +11,15 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import settings
 from .cache import ModelCache
 from .errors import ModelUnavailable
 from .sources import BlobSource, LocalSource, ModelSource, UrlSource
+
+if TYPE_CHECKING:
+    from .blobstore import BlobVersion, RemoteBlob
 
 _CHUNK = 1 << 20
 
@@ -28,8 +32,14 @@ class FetchedModel:
     size: int
 
 
-def fetch_model(source: ModelSource, model: str, timings: dict[str, float]) -> FetchedModel:
-    """A verified local file holding the model's current version."""
+def fetch_model(
+    source: ModelSource, model: str, timings: dict[str, float], rejected: dict[str, str] | None = None
+) -> FetchedModel:
+    """A verified local file holding the model's current version.
+
+    ``rejected`` maps blob ETags onnxruntime refused to the error to repeat: such a version is not
+    downloaded again, only a new one is.
+    """
     if isinstance(source, LocalSource):
         path = source.resolve()
         if not path.is_file():
@@ -38,10 +48,12 @@ def fetch_model(source: ModelSource, model: str, timings: dict[str, float]) -> F
                 "start at the app root)"
             )
         return FetchedModel(path=path, version=None, cached=False, size=path.stat().st_size)
-    return _fetch_blob(source, model, timings)
+    return _fetch_blob(source, model, timings, rejected or {})
 
 
-def _fetch_blob(source: BlobSource | UrlSource, model: str, timings: dict[str, float]) -> FetchedModel:
+def _fetch_blob(
+    source: BlobSource | UrlSource, model: str, timings: dict[str, float], rejected: dict[str, str]
+) -> FetchedModel:
     start = time.perf_counter()
     from . import blobstore  # the storage SDK loads here, only for blob sources
 
@@ -51,14 +63,27 @@ def _fetch_blob(source: BlobSource | UrlSource, model: str, timings: dict[str, f
     start = time.perf_counter()
     version = blob.properties()
     timings["head_ms"] = ms_since(start)
+    if version.etag in rejected:
+        raise ModelUnavailable(rejected[version.etag])
 
     cache = ModelCache(settings.cache_dir())
+    try:
+        return _from_cache_or_download(cache, blob, version, f"model '{model}' from {source.describe()}", timings)
+    except OSError as err:
+        raise ModelUnavailable(
+            f"model '{model}': the model cache folder {cache.root} is not usable ({err.strerror or err}); "
+            f"set {settings.CACHE_DIR_SETTING} to a writable folder with room for the model"
+        ) from None
+
+
+def _from_cache_or_download(
+    cache: ModelCache, blob: RemoteBlob, version: BlobVersion, description: str, timings: dict[str, float]
+) -> FetchedModel:
     cached = cache.lookup(blob.identity, version.etag, version.size)
     if cached is not None:
         return FetchedModel(path=cached, version=version.etag, cached=True, size=version.size)
 
     start = time.perf_counter()
-    description = f"model '{model}' from {source.describe()}"
 
     def verify(path: Path) -> None:
         verify_started = time.perf_counter()

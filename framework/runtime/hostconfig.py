@@ -21,6 +21,8 @@ def read_host_json(app_root: Path) -> dict[str, Any]:
         raise ConfigurationError(f"{path} not found: every Functions app needs a host.json") from None
     except ValueError as err:
         raise ConfigurationError(f"{path} is not valid JSON: {err}") from None
+    except OSError as err:
+        raise ConfigurationError(f"cannot read {path}: {err.strerror or err}") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path} must hold a JSON object")
     return data
@@ -33,4 +35,8 @@ def route_prefix(host: dict[str, Any]) -> str:
         return override.strip("/")
     http = host.get("extensions", {}).get("http", {}) if isinstance(host.get("extensions"), dict) else {}
     prefix = http.get("routePrefix", DEFAULT_ROUTE_PREFIX) if isinstance(http, dict) else DEFAULT_ROUTE_PREFIX
-    return str(prefix).strip("/")
+    if not isinstance(prefix, str):
+        raise ConfigurationError(
+            f'host.json extensions.http.routePrefix must be a string ("" for none), not {prefix!r}'
+        )
+    return prefix.strip("/")

@@ -46,6 +46,7 @@ class OnnxModel:
         self._lock = threading.Lock()
         self._loaded: LoadedModel | None = None
         self._failure: tuple[ModelUnavailable, float] | None = None
+        self._rejected: dict[str, str] = {}  # blob ETag → why onnxruntime refused it
 
     def __repr__(self) -> str:
         return f"OnnxModel(name={self.name!r}, source={self.source.describe()!r})"
@@ -65,13 +66,20 @@ class OnnxModel:
             self._raise_recent_failure()
             try:
                 self._loaded = self._load()
-            except ModelUnavailable as err:
-                err.retry_after = settings.retry_after_seconds()
-                self._failure = (err, time.monotonic())
-                log.warning("funnx model load failed: %s", err.message)
-                raise
+            except Exception as err:
+                failure = err if isinstance(err, ModelUnavailable) else self._unexpected(err)
+                failure.retry_after = settings.retry_after_seconds()
+                self._failure = (failure, time.monotonic())
+                log.warning("funnx model load failed: %s", failure.message)
+                raise failure from None
             self._failure = None
             return self._loaded
+
+    def _unexpected(self, err: Exception) -> ModelUnavailable:
+        log.error("funnx model load failed unexpectedly: model=%s", self.name, exc_info=err)
+        return ModelUnavailable(
+            f"model '{self.name}': loading {self.source.describe()} failed ({type(err).__name__}); see the logs"
+        )
 
     def _raise_recent_failure(self) -> None:
         if self._failure is None:
@@ -84,18 +92,23 @@ class OnnxModel:
     def _load(self) -> LoadedModel:
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        fetched = fetch_model(self.source, self.name, timings)
+        fetched = fetch_model(self.source, self.name, timings, self._rejected)
         session_started = time.perf_counter()
         try:
             session = self._create_session(fetched.path)
-        except ModelUnavailable:
+        except ModelUnavailable as err:
             if not fetched.cached:
+                self._remember_rejection(fetched.version, err)
                 raise
             # A cached copy onnxruntime rejects (disk damage): it was removed, so fetch afresh once.
             log.warning("funnx cached model rejected by onnxruntime, downloading again: model=%s", self.name)
-            fetched = fetch_model(self.source, self.name, timings)
+            fetched = fetch_model(self.source, self.name, timings, self._rejected)
             session_started = time.perf_counter()
-            session = self._create_session(fetched.path)
+            try:
+                session = self._create_session(fetched.path)
+            except ModelUnavailable as again:
+                self._remember_rejection(fetched.version, again)
+                raise
         timings["session_ms"] = ms_since(session_started)
         timings["total_ms"] = ms_since(started)
         loaded = LoadedModel(session, read_signature(session), fetched.version, fetched.path, timings)
@@ -111,6 +124,11 @@ class OnnxModel:
             details,
         )
         return loaded
+
+    def _remember_rejection(self, version: str | None, err: ModelUnavailable) -> None:
+        """A blob version onnxruntime refused is not downloaded again; a new version will be."""
+        if version is not None:
+            self._rejected[version] = f"{err.message} (blob version {version}; upload a fixed model)"
 
     def _create_session(self, path: Path) -> Any:
         import onnxruntime as ort  # imported on first load, keeping function indexing fast

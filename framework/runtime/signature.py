@@ -96,7 +96,8 @@ def read_signature(session: Any) -> ModelSignature:
         "graph_description": meta.graph_description,
         "domain": meta.domain,
         "description": meta.description,
-        "version": meta.version,
+        # onnxruntime reports "no model_version" as INT64_MAX, which JSON clients cannot even hold
+        "version": None if meta.version == 2**63 - 1 else meta.version,
         "custom_metadata": dict(meta.custom_metadata_map),
     }
     return ModelSignature(

@@ -18,8 +18,8 @@ import numpy as np
 from .errors import BadRequest
 from .signature import ModelSignature, TensorSpec
 
-_ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b", "O": "U"}
-_KIND_NAMES = {"f": "numbers", "i": "integers", "u": "non-negative integers", "b": "true/false values", "O": "strings"}
+_ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b"}
+_KIND_NAMES = {"f": "numbers", "i": "integers", "u": "non-negative integers", "b": "true/false values"}
 
 
 def json_to_array(value: Any, spec: TensorSpec) -> Any:
@@ -27,7 +27,7 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
     if not spec.is_tensor or spec.dtype is None:
         return value  # seq/map inputs go to onnxruntime as the Python values they are
     try:
-        array = np.asarray(value)
+        array = np.asarray(value, dtype=object) if spec.dtype.kind == "O" else np.asarray(value)
     except (ValueError, TypeError):
         raise BadRequest(
             f"input '{spec.name}' is not a rectangular array: every row must have the same length"
@@ -39,6 +39,8 @@ def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any
     """Check kind, range and shape of ``array`` against ``spec`` and return it in the model's dtype."""
     target = spec.dtype
     assert target is not None
+    if target.kind == "O":
+        return _strings(array, spec)
     if array.dtype == target:
         check_shape(array, spec)
         return array
@@ -52,10 +54,31 @@ def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any
     if target.kind in "iu" and array.size:
         info = np.iinfo(target)
         low, high = array.min(), array.max()
-        if low < info.min or high > info.max:
+        # float(info.max) rounds up to 2**bits, so floats must stay strictly below it
+        too_high = high >= float(info.max) + 1 if kind == "f" else high > info.max
+        if low < info.min or too_high:
             raise BadRequest(f"input '{spec.name}': values must lie in [{info.min}, {info.max}] for {spec.type}")
     check_shape(array, spec)
     return array.astype(target)
+
+
+def _strings(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any]:
+    """String tensors: every element a str that UTF-8 can encode (no lone surrogates)."""
+    if array.dtype.kind == "U":
+        array = array.astype(object)
+    elif array.dtype.kind != "O" and array.size:
+        raise BadRequest(f"input '{spec.name}' expects strings ({spec.type}); got values of type {array.dtype}")
+    for item in array.flat:
+        if not isinstance(item, str):
+            raise BadRequest(f"input '{spec.name}' expects strings ({spec.type}); got {type(item).__name__} values")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(
+                f"input '{spec.name}' holds a string that is not valid Unicode (a lone surrogate)"
+            ) from None
+    check_shape(array, spec)
+    return array
 
 
 def check_shape(array: np.ndarray[Any, Any], spec: TensorSpec) -> None:

@@ -12,7 +12,7 @@ import pytest
 from framework.emulator import TestClient
 from framework.generator import GeneratorError, PlannedFile, write_files
 from tests.conftest import run_cli
-from tests.models import iris_path, mixed_inputs
+from tests.models import identity, iris_path, mixed_inputs
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -101,6 +101,18 @@ def test_model_inside_the_app_is_declared_relative_to_the_app_root(
         (["new", "m", "--model", "az://models/m.onnx", "--route", "a b"], "invalid route"),
         (["new", "m", "--model", "az://models/m.onnx", "--route", "admin/m"], "reserved segment"),
         (["new", "m", "--model", "az://models/m.onnx", "--route", "../etc"], "invalid route"),
+        (["new", "m", "--model", "az://models/m.onnx", "--route", "m/.."], "invalid route"),
+        (
+            [
+                "new",
+                "m",
+                "--model",
+                "https://a.blob.core.windows.net/c/m.onnx?sig=x",
+                "--connection",
+                "AzureWebJobsStorage",
+            ],
+            "cannot go into AzureWebJobsStorage",
+        ),
         (["new", "m", "--model", "az://M/m.onnx"], "invalid container name"),
         (["new", "m", "--model", "gs://bucket/m.onnx"], "unsupported model source scheme"),
         (["new", "m", "--model", "missing.onnx"], "does not exist"),
@@ -217,3 +229,96 @@ def test_generated_modules_are_lint_and_format_clean_in_a_users_app(app_dir: Pat
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_names_from_the_model_cannot_break_the_module(app_dir: Path) -> None:
+    """Input names with newlines, NUL and quotes end up escaped in comments, never as code."""
+    weird = 'x"\nimport os; os.system("boom")  #\x00\u2028'
+    identity(app_dir / "weird.onnx", name=weird)
+    result = run_cli("new", "weird", "--model", app_dir / "weird.onnx", "--app", app_dir)
+    assert result.exit_code == 0, result.output
+    code = (app_dir / "functions_app" / "weird.py").read_text()
+    assert "\x00" not in code and "\nimport os" not in code
+    namespace: dict[str, object] = {}
+    exec(compile(code, "weird.py", "exec"), namespace)
+    with TestClient(app_dir) as client:
+        body = re.search(r"^#     -d '(.*)'$", code, re.MULTILINE)
+        assert body is not None
+        assert client.post("/api/weird", data=body.group(1)).status_code == 200
+
+
+def test_route_prefix_is_validated_before_it_reaches_the_module(app_dir: Path) -> None:
+    (app_dir / "host.json").write_text(
+        json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": 'x"""\nprint("INJECTED")\n"""'}}})
+    )
+    result = run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir)
+    assert result.exit_code == 1 and "route prefix" in result.output
+    assert not (app_dir / "functions_app" / "m.py").exists()
+
+
+def test_taken_function_names_and_routes_are_refused(app_dir: Path) -> None:
+    assert run_cli("new", "iris", "--model", "az://models/iris.onnx", "--app", app_dir).exit_code == 0
+    name_clash = run_cli("new", "iris_metadata", "--model", "az://models/x.onnx", "--app", app_dir)
+    assert name_clash.exit_code == 1 and "function name 'iris_metadata' is already used in iris.py" in name_clash.output
+    route_clash = run_cli("new", "other", "--route", "IRIS", "--model", "az://models/x.onnx", "--app", app_dir)
+    assert route_clash.exit_code == 1 and "POST /IRIS is already served by 'iris'" in route_clash.output
+    # Regenerating the same function is not a clash with itself.
+    assert run_cli("new", "iris", "--model", "az://models/v2.onnx", "--app", app_dir, "--force").exit_code == 0
+
+
+def test_large_inputs_get_a_numpy_example_that_the_model_accepts(app_dir: Path) -> None:
+    from onnx import TensorProto
+
+    identity(app_dir / "texts.onnx", name="texts", elem_type=TensorProto.STRING, shape=[60])
+    assert run_cli("new", "texts", "--model", app_dir / "texts.onnx", "--app", app_dir).exit_code == 0
+    code = (app_dir / "functions_app" / "texts.py").read_text()
+    line = re.search(r"^#     (body = .*)$", code, re.MULTILINE)
+    assert line is not None, code
+    namespace: dict[str, object] = {}
+    exec("import json, numpy as np\n" + line.group(1), namespace)
+    with TestClient(app_dir) as client:
+        reply = client.post("/api/texts", data=namespace["body"])
+        assert reply.status_code == 200, reply.json()
+        assert reply.json()["result"] == {"y": ["text"] * 60}
+
+
+def test_local_models_excluded_from_deployment_get_a_warning(app_dir: Path) -> None:
+    identity(app_dir / "tests" / "m.onnx")
+    result = run_cli("new", "m", "--model", app_dir / "tests" / "m.onnx", "--app", app_dir)
+    assert result.exit_code == 0
+    assert "warning: tests/m.onnx is left out of the deployment package by the rule 'tests'" in result.output
+
+
+def test_a_different_sas_token_for_an_existing_setting_needs_force(app_dir: Path) -> None:
+    url = "https://acct.blob.core.windows.net/models/m.onnx"
+    assert (
+        run_cli("new", "a", "--model", f"{url}?sig=one", "--connection", "SHARED_SAS", "--app", app_dir).exit_code == 0
+    )
+    refused = run_cli("new", "b", "--model", f"{url}?sig=two", "--connection", "SHARED_SAS", "--app", app_dir)
+    assert refused.exit_code == 1 and "already has a different SHARED_SAS" in refused.output
+    assert json.loads((app_dir / "local.settings.json").read_text())["Values"]["SHARED_SAS"] == "sig=one"
+    again = run_cli("new", "b", "--model", f"{url}?sig=two", "--connection", "SHARED_SAS", "--app", app_dir, "--force")
+    assert again.exit_code == 0
+    assert json.loads((app_dir / "local.settings.json").read_text())["Values"]["SHARED_SAS"] == "sig=two"
+
+
+def test_failure_while_moving_files_restores_what_was_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second rename fails after the first file was replaced: the first file gets its old content back."""
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("old first")
+    real_replace = Path.replace
+    finals: list[Path] = []
+
+    def failing_replace(self: Path, target: Path) -> Path:
+        if Path(target) == second:
+            raise OSError(28, "No space left on device", str(target))
+        finals.append(Path(target))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", failing_replace)
+    with pytest.raises(GeneratorError, match="No space left on device"):
+        write_files([PlannedFile(first, "new first"), PlannedFile(second, "new second")])
+    monkeypatch.undo()
+    assert first in finals  # the first file really was replaced before the failure
+    assert first.read_text() == "old first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.txt"]

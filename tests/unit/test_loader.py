@@ -25,6 +25,11 @@ async def echo(req: func.HttpRequest) -> str:
     return req.get_body().decode() + " " + req.method
 
 
+@app.route(route="files/{name}")
+def files(req: func.HttpRequest) -> str:
+    return req.route_params["name"] + " " + req.url
+
+
 @app.route(route="boom")
 def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("secret detail")
@@ -125,3 +130,60 @@ def test_bad_local_settings_are_clear_errors(app_dir: Path, content: str, fragme
 def test_an_app_without_functions_is_an_error(app_dir: Path) -> None:
     with pytest.raises(EmulatorError, match="has no HTTP functions; add one with 'funnx new"):
         TestClient(app_dir)
+
+
+def test_paths_are_decoded_like_aspnet_but_an_encoded_slash_stays_in_its_segment(tmp_path: Path) -> None:
+    with TestClient(write_app(tmp_path, HTTP_APP)) as client:
+        assert client.get("/api/files/a%2Fb").text == "a%2Fb http://localhost:7071/api/files/a%2Fb"
+        assert client.get("/api/files/a b").text == "a b http://localhost:7071/api/files/a%20b"
+        assert client.get("/api/files/a/b").status_code == 404
+
+
+def test_one_app_per_process_at_a_time(tmp_path: Path) -> None:
+    first, second = write_app(tmp_path / "one", HTTP_APP), write_app(tmp_path / "two", HTTP_APP)
+    with (
+        TestClient(first),
+        TestClient(first),  # the same app twice is fine
+        pytest.raises(EmulatorError, match="is still open in this process"),
+    ):
+        TestClient(second)
+    with TestClient(second) as client:  # once closed, another app may open
+        assert client.get("/api/items/1").status_code == 200
+
+
+def test_app_modules_shadowing_installed_packages_get_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = write_app(tmp_path, HTTP_APP)
+    (app / "numpy.py").write_text("")
+    with TestClient(app):
+        pass
+    assert "The app's module 'numpy' has the name of an installed package" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "fragment"),
+    [
+        ("host.json", None, "cannot read"),
+        ("local.settings.json", None, "cannot read"),
+        ("local.settings.json", '{"IsEncrypted": false, "Host": {"LocalHttpPort": 70000}}', "LocalHttpPort must be"),
+        (
+            "host.json",
+            '{"version": "2.0", "extensions": {"http": {"routePrefix": null}}}',
+            "routePrefix must be a string",
+        ),
+    ],
+)
+def test_unusable_config_files_are_one_line_cli_errors(
+    app_dir: Path, file: str, content: str | None, fragment: str
+) -> None:
+    assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
+    target = app_dir / file
+    target.unlink()
+    if content is None:
+        target.mkdir()  # a folder where the file should be
+    else:
+        target.write_text(content)
+    result = run_cli("list", "--app", app_dir)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1 and fragment in result.output

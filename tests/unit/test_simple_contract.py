@@ -74,6 +74,7 @@ def test_metadata_describes_the_loaded_model(client: TestClient) -> None:
     assert reply.status_code == 200
     meta = reply.json()
     assert meta["name"] == "mixed" and meta["producer"] == "funnx-tests"
+    assert meta["version"] is None  # no model_version in the file (onnxruntime says INT64_MAX)
     assert meta["metadata"] == {"owner": "tests", "purpose": "mixed dtypes"}
     assert meta["inputs"][0] == {"name": "x", "type": "tensor(float)", "shape": ["batch", 3]}
     assert meta["inputs"][1] == {"name": "scale", "type": "tensor(int64)", "shape": []}

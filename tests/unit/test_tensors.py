@@ -41,6 +41,13 @@ def test_integer_range_is_checked_for_the_dtype() -> None:
         ([1, 0], "tensor(bool)", "expects true/false"),
         (["a"], "tensor(float)", "got strings"),
         ([1], "tensor(string)", "expects strings"),
+        ([None], "tensor(string)", "got NoneType values"),
+        (["a", 1], "tensor(string)", "got int values"),
+        ([{"a": 1}], "tensor(string)", "got dict values"),
+        (["\ud800"], "tensor(string)", "lone surrogate"),
+        ([9.223372036854776e18], "tensor(int64)", "must lie in"),
+        ([1.8446744073709552e19], "tensor(uint64)", "must lie in"),
+        ([2**63], "tensor(int64)", "must lie in"),
         ([[1, 2], [3]], "tensor(float)", "not a rectangular array"),
         ([{"a": 1}], "tensor(float)", "mixed or nested"),
     ],
@@ -80,3 +87,8 @@ def test_outputs_become_json_values_with_string_map_keys() -> None:
 
 def test_non_finite_floats_become_null() -> None:
     assert finite_or_none([1.0, float("nan"), {"a": float("inf")}]) == [1.0, None, {"a": None}]
+
+
+def test_largest_floats_below_the_int64_limit_still_fit() -> None:
+    value = 9.223372036854775e18  # the largest float64 below 2**63
+    assert json_to_array([value], spec("tensor(int64)")).tolist() == [int(value)]
