@@ -1,20 +1,23 @@
 """The dispatch core: one request in, one response out, shared by the uvicorn server and TestClient.
 
-It does what the host does between Kestrel and the worker: match the route under the route prefix
-(404 with an empty body when nothing matches, including a wrong method), enforce the body limit,
-build a real ``func.HttpRequest``, run sync functions on a thread pool and async ones on the event
-loop, and turn the returned ``HttpResponse`` (or ``str``) into status, headers and body. A function
-that raises gets a 500 with an empty body and its traceback in the log, as in Azure.
+It does what the host does between Kestrel and the worker: answer CORS preflights, match the route
+under the route prefix (404 with an empty body when nothing matches, including a wrong method),
+throttle (429 beyond host.json's limits), enforce the body limit (413, with a JSON error) and keys
+(401, empty), build a real ``func.HttpRequest``, run sync functions on a thread pool and async ones
+on the event loop, and turn the returned ``HttpResponse`` (or ``str``) into status, headers and body.
+A function that raises gets a 500 with an empty body and its traceback in the log, as in Azure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,10 @@ import azure.functions as func
 from framework.runtime import settings
 from framework.runtime.responses import dumps
 
+from .context import EmulatorContext
+from .cors import CorsPolicy
+from .hostjson import HttpOptions
+from .keys import FunctionKeys
 from .loader import HttpFunction
 from .routing import Route, compile_route
 
@@ -50,54 +57,43 @@ class RawResponse:
     body: bytes
 
 
-class EmulatorContext(func.Context):
-    """The ``context`` argument, for functions that declare one."""
-
-    def __init__(self, invocation_id: str, function_name: str, function_directory: str) -> None:
-        self._invocation_id = invocation_id
-        self._function_name = function_name
-        self._function_directory = function_directory
-
-    @property
-    def invocation_id(self) -> str:
-        return self._invocation_id
-
-    @property
-    def function_name(self) -> str:
-        return self._function_name
-
-    @property
-    def function_directory(self) -> str:
-        return self._function_directory
-
-    @property
-    def thread_local_storage(self) -> Any:
-        return None
-
-    @property
-    def trace_context(self) -> Any:
-        return None
-
-    @property
-    def retry_context(self) -> Any:
-        return None
-
-
 def decode_path(raw: str) -> str:
     """Percent-decode a request path as ASP.NET Core does: every escape except an encoded '/' (%2F),
     so ``files/a%2Fb`` stays one segment."""
     return "/".join("%2F".join(unquote(part) for part in _ENCODED_SLASH.split(segment)) for segment in raw.split("/"))
 
 
-def _empty(status: int) -> RawResponse:
-    return RawResponse(status, [("content-length", "0")], b"")
+def _empty(status: int, *headers: tuple[str, str]) -> RawResponse:
+    return RawResponse(status, [*headers, ("content-length", "0")], b"")
+
+
+def _joined(pairs: list[tuple[str, str]], separator: str, lower: bool) -> dict[str, str]:
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower() if lower else name
+        joined[key] = f"{joined[key]}{separator}{value}" if key in joined else value
+    return joined
 
 
 class Dispatcher:
-    def __init__(self, functions: list[HttpFunction], route_prefix: str, executor: Executor, app_dir: str) -> None:
-        self.route_prefix = route_prefix.strip("/")
+    def __init__(
+        self,
+        functions: list[HttpFunction],
+        options: HttpOptions,
+        executor: Executor,
+        app_dir: str,
+        *,
+        cors: CorsPolicy | None = None,
+        keys: FunctionKeys | None = None,
+    ) -> None:
+        self.options = options
+        self.route_prefix = options.route_prefix.strip("/")
+        self.cors = cors
+        self.keys = keys
         self._executor = executor
         self._app_dir = app_dir
+        self._outstanding = 0
+        self._running: asyncio.Semaphore | None = None
         compiled = [(compile_route(f.route), f) for f in functions]
         self.routes: list[tuple[Route, HttpFunction]] = sorted(compiled, key=lambda pair: pair[0].precedence)
 
@@ -128,43 +124,65 @@ class Dispatcher:
         return None
 
     async def handle(self, request: RawRequest) -> RawResponse:
+        headers = _joined(request.headers, ", ", lower=True)
+        response = await self._respond(request, headers)
+        extra = list(self.options.custom_headers.items())
+        if self.cors is not None and "access-control-allow-origin" not in dict(response.headers):
+            extra += self.cors.headers(headers.get("origin"))
+        return RawResponse(response.status, response.headers + [(k.lower(), v) for k, v in extra], response.body)
+
+    async def _respond(self, request: RawRequest, headers: dict[str, str]) -> RawResponse:
         method = request.method.upper()
+        if self.cors is not None:
+            preflight = self.cors.preflight(method, headers)
+            if preflight is not None:
+                return _empty(204, *preflight)
         resolved = self.resolve(method, decode_path(request.path))
         if resolved is None:
             return _empty(404)
         function, route_values = resolved
-        limit = settings.body_limit()
-        if len(request.body) > limit:
-            message = f"request body is over {limit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
+        limit = self.options.max_outstanding_requests
+        if limit is not None and self._outstanding >= limit:
+            return _empty(429, ("x-function-scaleout", "1"))
+        if len(request.body) > settings.body_limit():
+            message = f"request body is over {settings.body_limit()} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
             body = dumps({"error": message})
             return RawResponse(413, [("content-type", "application/json"), ("content-length", str(len(body)))], body)
-        return await self._invoke(function, route_values, request, method)
+        params = _joined(parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True), ",", lower=False)
+        if self.keys is not None and not self.keys.authorized(function.auth_level, function.name, headers, params):
+            return _empty(401)
+        self._outstanding += 1
+        try:
+            async with self._slot():
+                http_request = self._build_request(request, method, headers, params, route_values)
+                return await self._invoke(function, http_request, headers)
+        finally:
+            self._outstanding -= 1
 
-    def _build_request(self, request: RawRequest, method: str, route_values: dict[str, str]) -> func.HttpRequest:
-        headers: dict[str, str] = {}
-        for name, value in request.headers:
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        params: dict[str, str] = {}
-        for name, value in parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True):
-            params[name] = f"{params[name]},{value}" if name in params else value
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """At most ``maxConcurrentRequests`` functions run at once; the others wait their turn."""
+        limit = self.options.max_concurrent_requests
+        if limit is None:
+            yield
+            return
+        if self._running is None:
+            self._running = asyncio.Semaphore(limit)
+        async with self._running:
+            yield
+
+    def _build_request(
+        self, request: RawRequest, method: str, headers: dict[str, str], params: dict[str, str], route: dict[str, str]
+    ) -> func.HttpRequest:
         query = f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
-        return func.HttpRequest(
-            method,
-            f"{request.base_url}{request.path}{query}",
-            headers=headers,
-            params=params,
-            route_params=route_values,
-            body=request.body,
-        )
+        url = f"{request.base_url}{request.path}{query}"
+        return func.HttpRequest(method, url, headers=headers, params=params, route_params=route, body=request.body)
 
-    async def _invoke(
-        self, function: HttpFunction, route_values: dict[str, str], request: RawRequest, method: str
-    ) -> RawResponse:
+    async def _invoke(self, function: HttpFunction, request: func.HttpRequest, headers: dict[str, str]) -> RawResponse:
         invocation_id = str(uuid.uuid4())
-        kwargs: dict[str, Any] = {function.trigger_arg: self._build_request(request, method, route_values)}
+        kwargs: dict[str, Any] = {function.trigger_arg: request}
         if function.wants_context:
-            kwargs["context"] = EmulatorContext(invocation_id, function.name, self._app_dir)
+            kwargs["context"] = EmulatorContext(invocation_id, function.name, self._app_dir, headers)
         log.info(
             "Executing 'Functions.%s' (Reason='This function was programmatically called via the host APIs.', Id=%s)",
             function.name,

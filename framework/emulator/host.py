@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from framework.runtime.errors import FunnxError
-from framework.runtime.hostconfig import read_host_json, route_prefix
 from framework.runtime.settings import SCRIPT_ROOT_SETTING
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
+from .cors import CorsPolicy
 from .dispatch import Dispatcher
 from .errors import EmulatorError
+from .hostjson import load_http_options
+from .keys import load_keys
 from .loader import SCRIPT_FILE_SETTING, HttpFunction, find_register, import_script, index_functions
 
 #: The host sets this for the worker when unset, so that is the local default too.
@@ -42,7 +44,14 @@ class EmulatorHost:
         *,
         settings: Mapping[str, str] | None = None,
         functions: Sequence[str] | None = None,
+        cors: str | None = None,
+        cors_credentials: bool | None = None,
+        enforce_keys: bool = False,
     ) -> None:
+        """``settings`` are exported for the host's lifetime (they win over local.settings.json);
+        ``functions`` limits which functions are served; ``cors`` (comma-separated origins) and
+        ``cors_credentials`` override local.settings.json's ``Host.CORS`` / ``Host.CORSCredentials``;
+        ``enforce_keys`` checks function keys like Azure."""
         self.app_dir = Path(app_dir).resolve()
         self._previous_env: dict[str, str | None] = {}
         other = next((path for path, count in self._open.items() if count and path != self.app_dir), None)
@@ -56,7 +65,7 @@ class EmulatorHost:
             self._set_env({**(settings or {}), SCRIPT_ROOT_SETTING: str(self.app_dir)})
             for name, value in apply_values(self.local_settings.values).items():
                 self._previous_env.setdefault(name, value)
-            prefix = route_prefix(read_host_json(self.app_dir))
+            options = load_http_options(self.app_dir)
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
             self.functions: list[HttpFunction] = index_functions(find_register(module), functions)
             if not self.functions:
@@ -64,7 +73,15 @@ class EmulatorHost:
                     f"{self.app_dir} has no HTTP functions; add one with 'funnx new NAME --model SOURCE'"
                 )
             self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="funnx-worker")
-            self.dispatcher = Dispatcher(self.functions, prefix, self._executor, str(self.app_dir))
+            host = self.local_settings.host
+            self.cors = CorsPolicy.parse(
+                cors if cors is not None else host.get("CORS"),
+                cors_credentials if cors_credentials is not None else host.get("CORSCredentials") is True,
+            )
+            self.keys = load_keys(self.app_dir, [f.name for f in self.functions]) if enforce_keys else None
+            self.dispatcher = Dispatcher(
+                self.functions, options, self._executor, str(self.app_dir), cors=self.cors, keys=self.keys
+            )
         except FunnxError:
             restore_environment(self._previous_env)
             raise

@@ -170,7 +170,7 @@ def test_app_modules_shadowing_installed_packages_get_a_warning(
         (
             "host.json",
             '{"version": "2.0", "extensions": {"http": {"routePrefix": null}}}',
-            "routePrefix must be a string",
+            "extensions.http.routePrefix: None is not of type",
         ),
     ],
 )
