@@ -6,7 +6,6 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from framework.cli.group import cli
 from framework.cli.main import main as _registers_commands  # noqa: F401  (imports every command module)
-from framework.emulator.azurite import Azurite, find_azurite
+from framework.emulator.azurite import Azurite
 
 
 @pytest.fixture(autouse=True)
@@ -90,16 +89,7 @@ class AzuriteService:
 
 
 @pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteService]:
-    """A real Azurite blob service on a free port, for the whole session.
-
-    Skipped when Node/Azurite is not installed, unless FUNNX_REQUIRE_AZURITE=1 (set by CI), where a
-    missing Azurite fails the run instead of silently skipping the storage tests.
-    """
-    if find_azurite() is None:
-        if os.environ.get("FUNNX_REQUIRE_AZURITE") == "1":
-            pytest.fail("Azurite is required (FUNNX_REQUIRE_AZURITE=1) but not installed: run 'npm ci'")
-        pytest.skip("Azurite not installed (run 'npm ci'); storage tests skipped")
-    debug_log = tmp_path_factory.mktemp("azurite") / "debug.log"
-    with Azurite(debug_log=debug_log) as service:
-        yield AzuriteService(service, debug_log)
+def azurite(funnx_azurite: Azurite) -> AzuriteService:
+    """The plugin's session Azurite, with helpers to upload blobs and count operations."""
+    assert funnx_azurite.debug_log is not None
+    return AzuriteService(funnx_azurite, funnx_azurite.debug_log)

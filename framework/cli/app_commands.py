@@ -9,15 +9,7 @@ import click
 from framework.generator import plan_init, plan_new, validate_new, write_files
 
 from .group import cli
-
-APP_OPTION = click.option(
-    "--app",
-    "app_dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The Functions app folder.",
-)
+from .options import APP_OPTION
 
 
 @cli.command()
@@ -84,6 +76,7 @@ def new(
         return
     write_files(files)
     click.echo(f"created {fn.module_path}")
+    click.echo(f"created {fn.test_path} (run it with pytest)")
     click.echo(f"  POST/GET {fn.route} (auth level {fn.auth_level.lower()}), model {fn.source}")
     if fn.sas_token:
         click.echo(f"  SAS token saved in local.settings.json as {fn.connection} (git-ignored);")

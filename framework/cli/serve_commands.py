@@ -1,26 +1,23 @@
-"""``funnx list`` and ``funnx start``: what the worker indexes, and the local emulator."""
+"""``funnx list``, ``funnx start`` and ``funnx keys``: what the worker indexes, the local emulator,
+and the keys it enforces."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import click
 
+from framework.emulator import devstorage
 from framework.emulator.host import EmulatorHost
+from framework.emulator.keys import KEYS_FILE, load_keys
+from framework.emulator.reloader import STORAGE_CONNECTION_SETTING, local_azurite, run_with_reload
 from framework.emulator.server import serve
-from framework.runtime.model import OnnxModel
 
-from .app_commands import APP_OPTION
 from .group import cli
-
-
-def _model_source(function: Any) -> str:
-    module = function.module
-    models = [v for v in vars(module).values() if isinstance(v, OnnxModel)] if module else []
-    return models[0].source.describe() if len(models) == 1 else ""
+from .options import APP_OPTION, ListOption
 
 
 @cli.command(name="list")
@@ -30,13 +27,14 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
     """List the app's HTTP functions as the Functions worker indexes them."""
     host = EmulatorHost(app_dir)
     try:
+        models = devstorage.models_of(host.functions)
         rows = [
             {
                 "name": f.name,
                 "methods": list(f.methods) if f.methods else ["*"],
                 "url": f"http://localhost:7071{host.dispatcher.url_path(f)}",
                 "auth_level": f.auth_level,
-                "model": _model_source(f),
+                "model": models[f.name].source.describe() if f.name in models else "",
             }
             for f in host.functions
         ]
@@ -59,13 +57,78 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
     "-p",
     type=click.IntRange(0, 65535),
     default=None,
-    help="Port to listen on (default: Host.LocalHttpPort from local.settings.json, else 7071; 0 = any free port).",
+    help="Port (default: Host.LocalHttpPort from local.settings.json, else 7071; 0 = any free port).",
 )
-def start(app_dir: Path, port: int | None) -> None:
+@click.option("--cors", metavar="ORIGINS", help="Comma-separated allowed origins, '*' for any (overrides Host.CORS).")
+@click.option("--cors-credentials", is_flag=True, default=None, help="Allow credentialed CORS requests.")
+@click.option("--functions", cls=ListOption, metavar="NAME...", help="Serve only these functions.")
+@click.option("--enforce-keys", is_flag=True, help="Require function keys like Azure does (see `funnx keys`).")
+@click.option("--azurite", is_flag=True, help="Run Azurite (data in .azurite/) and point blob models at it.")
+@click.option("--seed-models", is_flag=True, help="With --azurite: upload missing blobs from local files.")
+@click.option("--reload", is_flag=True, help="Restart when function_app.py, functions_app/ or framework/ change.")
+@click.option(
+    "--storage-connection",
+    hidden=True,
+    envvar=STORAGE_CONNECTION_SETTING,
+    help="Point every blob model at this connection string (set by --azurite).",
+)
+def start(app_dir: Path, port: int | None, cors: str | None, cors_credentials: bool | None,
+          functions: tuple[str, ...], enforce_keys: bool, azurite: bool, seed_models: bool, reload: bool,
+          storage_connection: str | None) -> None:  # fmt: skip
     """Serve the app locally like `func start` (Ctrl+C to stop)."""
+    if seed_models and not (azurite or storage_connection):
+        raise click.UsageError("--seed-models needs --azurite")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the storage SDK logs every request at INFO
+    if reload:
+        passed: list[str] = []  # the child serves with the same options
+        if cors is not None:
+            passed += ["--cors", cors]
+        if cors_credentials:
+            passed.append("--cors-credentials")
+        if functions:
+            passed += ["--functions", ",".join(functions)]
+        if enforce_keys:
+            passed.append("--enforce-keys")
+        if seed_models:
+            passed.append("--seed-models")
+        run_with_reload(app_dir, port, passed, azurite=azurite)
+        return
+    with contextlib.ExitStack() as stack:
+        if azurite:
+            storage_connection = stack.enter_context(local_azurite(app_dir)).connection_string
+        host = EmulatorHost(app_dir, functions=functions or None, cors=cors, cors_credentials=cors_credentials,
+                            enforce_keys=enforce_keys)  # fmt: skip
+        stack.callback(host.close)
+        if storage_connection:
+            names = devstorage.use_storage(host, storage_connection)
+            click.echo(f"Blob models read from Azurite through app setting(s): {', '.join(names) or '(none)'}")
+            for line in devstorage.seed(host, storage_connection) if seed_models else []:
+                click.echo(f"  {line}")
+        serve(host, port=host.local_settings.port if port is None else port)
+
+
+@cli.command()
+@APP_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the keys file as JSON.")
+def keys(app_dir: Path, as_json: bool) -> None:
+    """Show the function keys `funnx start --enforce-keys` checks (created on first use)."""
     host = EmulatorHost(app_dir)
     try:
-        serve(host, port=host.local_settings.port if port is None else port)
+        found = load_keys(host.app_dir, [f.name for f in host.functions])
+        functions = {f.name: f for f in host.functions}
+        url = {name: f"http://localhost:7071{host.dispatcher.url_path(f)}" for name, f in functions.items()}
     finally:
         host.close()
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    click.echo(f"Keys in {app_dir / KEYS_FILE} (git-ignored; local only, not your Azure keys)\n")
+    click.echo(f"master key (admin level):  {found.master}")
+    for name, key in found.host.items():
+        click.echo(f"host key '{name}':          {key}")
+    for name, function_keys in found.functions.items():
+        if name in functions:
+            level = functions[name].auth_level
+            for key_name, key in function_keys.items():
+                click.echo(f"{name} ({level}) key '{key_name}': {key}  ->  {url[name]}?code={key}")

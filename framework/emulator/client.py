@@ -44,12 +44,21 @@ class TestClient:
 
     def __init__(
         self,
-        app_dir: str | Path,
+        app_dir: str | Path | None = None,
         *,
         settings: Mapping[str, str] | None = None,
         functions: Sequence[str] | None = None,
+        host: EmulatorHost | None = None,
     ) -> None:
-        self.host = EmulatorHost(Path(app_dir), settings=settings, functions=functions)
+        """Load the app in ``app_dir``, or reuse a loaded ``host`` (e.g. one a server is serving)."""
+        if host is None:
+            if app_dir is None:
+                raise TypeError("TestClient needs an app folder or a host")
+            host = EmulatorHost(Path(app_dir), settings=settings, functions=functions)
+            self._owns_host = True
+        else:
+            self._owns_host = False
+        self.host = host
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="funnx-testclient", daemon=True)
         self._thread.start()
@@ -94,7 +103,8 @@ class TestClient:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
-        self.host.close()
+        if self._owns_host:
+            self.host.close()
 
     def __enter__(self) -> TestClient:
         return self

@@ -88,6 +88,10 @@ class EmulatorHost:
         self._open[self.app_dir] = self._open.get(self.app_dir, 0) + 1
         self._closed = False
 
+    def set_settings(self, values: Mapping[str, str]) -> None:
+        """Set app settings for the rest of this host's life (they win over everything else)."""
+        self._set_env(values)
+
     def _set_env(self, values: Mapping[str, str]) -> None:
         for name, value in values.items():
             self._previous_env.setdefault(name, os.environ.get(name))

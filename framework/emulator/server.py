@@ -51,7 +51,13 @@ def _config(host: EmulatorHost) -> uvicorn.Config:
 
 def banner(host: EmulatorHost, base_url: str, out: TextIO) -> None:
     out.write(f"\nfunnx emulator serving {host.app_dir}\n")
-    out.write("Function keys are not enforced (like `func start`); every auth level is open locally.\n")
+    if host.keys is None:
+        out.write("Function keys are not enforced (like `func start`); every auth level is open locally.\n")
+    else:
+        out.write("Function keys are enforced like in Azure (x-functions-key header or ?code=); see `funnx keys`.\n")
+    if host.cors is not None:
+        credentials = ", with credentials" if host.cors.credentials else ""
+        out.write(f"CORS allowed for: {', '.join(host.cors.origins)}{credentials}\n")
     out.write("\nFunctions:\n\n")
     for function in host.functions:
         methods = f"[{','.join(function.methods)}] " if function.methods else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import numpy as np
 
 from framework.runtime.errors import FunnxError
 from framework.runtime.signature import ModelSignature, TensorSpec, read_signature
+
+from .render import py_literal
 
 #: Inputs with more elements than this get a numpy snippet instead of a literal JSON example.
 MAX_LITERAL_ELEMENTS = 48
@@ -47,34 +50,55 @@ def _numpy_example(spec: TensorSpec) -> str:
     return f"np.zeros({shape}, dtype={str(spec.dtype)!r}).tolist()"
 
 
-def example_lines(signature: ModelSignature, url: str) -> list[str]:
-    """Lines (never containing a newline) for a comment showing a request this model accepts."""
+@dataclass(frozen=True)
+class Example:
+    """A request the model accepts: the JSON body when small, and Python source building it."""
+
+    body: dict[str, Any] | None
+    python: str
+    uses_numpy: bool
+
+
+def example_request(signature: ModelSignature) -> Example | None:
+    """None when the model has non-tensor inputs (no generic example exists)."""
     tensors = [
         spec for spec in signature.inputs if spec.is_tensor and spec.dtype is not None and spec.shape is not None
     ]
     if len(tensors) != len(signature.inputs):
-        return ["Example request: this model has non-tensor inputs; send them under 'inputs' by name."]
-    lines = ["Inputs:  " + "; ".join(spec.describe() for spec in signature.inputs)]
-    lines.append("Outputs: " + "; ".join(spec.describe() for spec in signature.outputs))
-    elements = sum(int(np.prod(_example_shape(spec))) for spec in tensors)
-    if elements <= MAX_LITERAL_ELEMENTS:
+        return None
+    if sum(int(np.prod(_example_shape(spec))) for spec in tensors) <= MAX_LITERAL_ELEMENTS:
         if len(tensors) == 1:
             body: dict[str, Any] = {"data": _example_value(tensors[0])}
         else:
             body = {"inputs": {spec.name: _example_value(spec) for spec in tensors}}
+        return Example(body, f"json.loads({py_literal(json.dumps(body))})", uses_numpy=False)
+    arrays = ", ".join(f"{py_literal(spec.name)}: {_numpy_example(spec)}" for spec in tensors)
+    return Example(None, f"{{'inputs': {{{arrays}}}}}", uses_numpy=True)
+
+
+def example_lines(signature: ModelSignature, url: str) -> list[str]:
+    """Lines for a comment showing the model's signature and a request it accepts."""
+    lines = ["Inputs:  " + "; ".join(spec.describe() for spec in signature.inputs)]
+    lines.append("Outputs: " + "; ".join(spec.describe() for spec in signature.outputs))
+    example = example_request(signature)
+    if example is None:
+        return [*lines, "", "Example request: this model has non-tensor inputs; send them under 'inputs' by name."]
+    if example.body is not None:
         # json.dumps escapes control characters, so names from the model cannot end the comment line;
         # \u0027 keeps a quote in a name from ending the shell's single-quoted string.
-        payload = json.dumps(body, ensure_ascii=True).replace("'", "\\u0027")
-        lines += [
+        payload = json.dumps(example.body, ensure_ascii=True).replace("'", "\\u0027")
+        return [
+            *lines,
             "",
             "Example request:",
             f"  curl -X POST {url} -H 'Content-Type: application/json' \\",
             f"    -d '{payload}'",
         ]
-    else:
-        lines += ["", "Example request (large input, built with numpy):"]
-        lines.append("    import json, urllib.request, numpy as np")
-        arrays = ", ".join(f"{json.dumps(spec.name, ensure_ascii=True)}: {_numpy_example(spec)}" for spec in tensors)
-        lines.append(f"    body = json.dumps({{'inputs': {{{arrays}}}}}).encode()")
-        lines.append(f"    print(urllib.request.urlopen(urllib.request.Request({url!r}, data=body)).read())")
-    return lines
+    return [
+        *lines,
+        "",
+        "Example request (large input, built with numpy):",
+        "    import json, urllib.request, numpy as np",
+        f"    body = json.dumps({example.python}).encode()",
+        f"    print(urllib.request.urlopen(urllib.request.Request({url!r}, data=body)).read())",
+    ]

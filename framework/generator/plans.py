@@ -10,7 +10,7 @@ from framework.runtime.errors import FunnxError
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
 from .errors import GeneratorError
-from .inspect_model import example_lines
+from .inspect_model import example_lines, example_request
 from .render import render
 from .validate import ROUTE, NewFunction
 
@@ -73,10 +73,27 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         metadata_function=f"{fn.name}_metadata",
         example_lines=lines,
     )
-    files = [PlannedFile(fn.module_path, content)]
+    files = [PlannedFile(fn.module_path, content), PlannedFile(fn.test_path, _test_module(fn, url_path))]
     if fn.sas_token and fn.connection:
         files.append(_with_setting(fn.app_dir / LOCAL_SETTINGS, fn.connection, fn.sas_token, replace=fn.force))
     return files
+
+
+def _test_module(fn: NewFunction, url_path: str) -> str:
+    example = example_request(fn.signature) if fn.signature else None
+    return render(
+        "function/test_model_function.py.j2",
+        name=fn.name,
+        module=fn.module,
+        route_path=f"/{url_path}",
+        source=fn.source,
+        is_blob=fn.source.startswith("az://"),
+        example_code=example.python if example else None,
+        uses_numpy=bool(example and example.uses_numpy),
+        input_names=[spec.name for spec in fn.signature.inputs] if fn.signature else [],
+        output_names=[spec.name for spec in fn.signature.outputs] if fn.signature else [],
+        output_count=len(fn.signature.outputs) if fn.signature else 0,
+    )
 
 
 def _with_setting(path: Path, name: str, value: str, *, replace: bool) -> PlannedFile:

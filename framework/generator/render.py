@@ -26,12 +26,17 @@ def templates_dir() -> Path:
 
 
 def py_literal(value: Any) -> str:
-    """``repr`` (always a valid literal), preferring double quotes when that needs no escaping."""
+    """``repr`` (always a valid literal), preferring double quotes when that needs no escaping.
+
+    Lists of literals are rendered item by item.
+    """
     if isinstance(value, str):
         text = repr(value)
         return f'"{text[1:-1]}"' if text.startswith("'") and '"' not in value else text
     if value is None or isinstance(value, bool | int):
         return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(py_literal(item) for item in value) + "]"
     raise TypeError(f"refusing to render {type(value).__name__} into Python source")
 
 

@@ -47,6 +47,10 @@ class NewFunction:
     def module_path(self) -> Path:
         return self.app_dir / "functions_app" / f"{self.module}.py"
 
+    @property
+    def test_path(self) -> Path:
+        return self.app_dir / "tests" / f"test_{self.module}.py"
+
 
 def module_name(name: str) -> str:
     return name.lower().replace("-", "_")
@@ -81,8 +85,10 @@ def validate_new(
     source = _choose_source(app_dir, name, model, connection, problems)
     module = module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
-    if NAME.match(name) and target.exists() and not force:
-        problems.append(f"{target} already exists; pass --force to overwrite it (edits to its hooks would be lost)")
+    test = app_dir / "tests" / f"test_{module}.py"
+    if NAME.match(name) and (target.exists() or test.exists()) and not force:
+        existing = target if target.exists() else test
+        problems.append(f"{existing} already exists; pass --force to overwrite it (your edits would be lost)")
     elif NAME.match(name) and not check_app_dir(app_dir):
         problems += _conflicts(app_dir, target, name, route)
     if problems:
