@@ -42,7 +42,7 @@ def test_npy_in_npy_out(app: Path, tmp_path: Path) -> None:
 
 
 def test_npz_named_inputs_and_npz_out_keyed_by_output(app: Path, tmp_path: Path) -> None:
-    inputs = {
+    inputs: dict[str, np.ndarray] = {
         "x": np.ones((2, 3), dtype=np.float32),
         "scale": np.array(3, dtype=np.int64),
         "mask": np.array([True, True]),
