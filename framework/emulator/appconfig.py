@@ -7,12 +7,14 @@ encrypted files cannot be read off Windows, so both are clear errors here.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from framework.runtime.errors import FunnxError
+from framework.runtime.hostconfig import read_json_object
 
 from .errors import EmulatorError
 
@@ -38,13 +40,9 @@ def read_local_settings(app_dir: Path) -> LocalSettings:
     if not path.exists():
         return LocalSettings()
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except ValueError as err:
-        raise EmulatorError(f"{path} is not valid JSON: {err}") from None
-    except OSError as err:
-        raise EmulatorError(f"cannot read {path}: {err.strerror or err}") from None
-    if not isinstance(data, dict):
-        raise EmulatorError(f"{path} must hold a JSON object with 'IsEncrypted' and 'Values'")
+        data = read_json_object(path)
+    except FunnxError as err:
+        raise EmulatorError(err.message) from None
     if data.get("IsEncrypted", True) is not False:
         raise EmulatorError(
             f'{path}: "IsEncrypted" is true or missing, and encrypted settings cannot be read here; '

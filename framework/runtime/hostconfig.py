@@ -13,12 +13,10 @@ DEFAULT_ROUTE_PREFIX = "api"
 ROUTE_PREFIX_SETTING = "AzureFunctionsJobHost__extensions__http__routePrefix"
 
 
-def read_host_json(app_root: Path) -> dict[str, Any]:
-    path = app_root / "host.json"
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file holding an object (a BOM is fine, as Visual Studio writes one)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path} not found: every Functions app needs a host.json") from None
     except ValueError as err:
         raise ConfigurationError(f"{path} is not valid JSON: {err}") from None
     except OSError as err:
@@ -26,6 +24,13 @@ def read_host_json(app_root: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path} must hold a JSON object")
     return data
+
+
+def read_host_json(app_root: Path) -> dict[str, Any]:
+    path = app_root / "host.json"
+    if not path.exists():
+        raise ConfigurationError(f"{path} not found: every Functions app needs a host.json")
+    return read_json_object(path)
 
 
 def route_prefix(host: dict[str, Any]) -> str:
