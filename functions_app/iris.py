@@ -3,6 +3,7 @@
 POST /api/iris  {"data": ...} or {"inputs": {...}}
      -> {"result": [...], "time": seconds}
 GET  /api/iris  -> the model's inputs, outputs and metadata
+/api/v2/models/iris[/ready|/infer]  -> the Open Inference Protocol (KServe v2, tritonclient)
 
 The declaration below is plain data; edit `preprocess` / `postprocess` freely.
 """
@@ -13,13 +14,16 @@ from typing import Any
 
 import azure.functions as func
 import numpy as np
-from framework.runtime import OnnxModel, simple
+from framework.runtime import OnnxModel, oip, simple
 
 MODEL = OnnxModel(
     name="iris",
     source="az://models/iris.onnx",
     connection="AzureWebJobsStorage",
 )
+ROUTE = "iris"
+OIP_ROUTE = "v2/models/iris/{*rest}"
+AUTH_LEVEL = func.AuthLevel.FUNCTION
 
 
 def preprocess(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -42,12 +46,18 @@ bp = func.Blueprint()
 
 
 @bp.function_name("iris")
-@bp.route(route="iris", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route=ROUTE, methods=["POST"], auth_level=AUTH_LEVEL)
 def predict(req: func.HttpRequest) -> func.HttpResponse:
     return simple.predict(req, MODEL, preprocess, postprocess)
 
 
 @bp.function_name("iris_metadata")
-@bp.route(route="iris", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route=ROUTE, methods=["GET"], auth_level=AUTH_LEVEL)
 def metadata(req: func.HttpRequest) -> func.HttpResponse:
     return simple.metadata(req, MODEL)
+
+
+@bp.function_name("iris_v2")
+@bp.route(route=OIP_ROUTE, methods=["GET", "POST"], auth_level=AUTH_LEVEL)
+def open_inference(req: func.HttpRequest) -> func.HttpResponse:
+    return oip.model_endpoint(req, MODEL)

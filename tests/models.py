@@ -100,3 +100,20 @@ def identity(
         [helper.make_tensor_value_info("y", elem_type, shape if shape is not None else ["n"])],
     )
     return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def int32_and_fp16(path: Path) -> Path:
+    """a: int32[n] → doubled (int32); h: float16[n] → doubled (float16)."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "a"], ["a2"]), helper.make_node("Add", ["h", "h"], ["h2"])],
+        "typed",
+        [
+            helper.make_tensor_value_info("a", TensorProto.INT32, ["n"]),
+            helper.make_tensor_value_info("h", TensorProto.FLOAT16, ["n"]),
+        ],
+        [
+            helper.make_tensor_value_info("a2", TensorProto.INT32, ["n"]),
+            helper.make_tensor_value_info("h2", TensorProto.FLOAT16, ["n"]),
+        ],
+    )
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)

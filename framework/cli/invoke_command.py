@@ -11,7 +11,7 @@ from framework.emulator.errors import EmulatorError
 from framework.emulator.invoke import invoke, numpy_bytes, request_body, result_arrays
 
 from .group import cli
-from .options import APP_OPTION
+from .options import APP_OPTION, one_shot_logging
 
 
 @cli.command(name="invoke")
@@ -40,7 +40,8 @@ from .options import APP_OPTION
 @APP_OPTION
 def invoke_command(name: str, data_file: Path, output_format: str, output_file: Path | None, app_dir: Path) -> None:
     """Call function NAME in-process (no server) with the request in --data."""
-    payload, outputs = invoke(app_dir, name, request_body(data_file))
+    with one_shot_logging():
+        payload, outputs = invoke(app_dir, name, request_body(data_file))
     if output_format == "json":
         text = json.dumps(payload, indent=2) + "\n"
         if output_file is None:

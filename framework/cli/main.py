@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import app_commands, invoke_command, serve_commands  # noqa: F401  (registers the commands on the group)
+from . import app_commands, invoke_command, openapi_command, serve_commands  # noqa: F401  (registers the commands)
 from .group import cli
 
 

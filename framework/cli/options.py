@@ -7,6 +7,9 @@ option. Repeating the option and comma-separated values work too.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,19 @@ APP_OPTION = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="The Functions app folder.",
 )
+
+
+@contextlib.contextmanager
+def one_shot_logging() -> Iterator[None]:
+    """For commands that answer once: a failed model load reaches the user as the command's own
+    one-line error, so the runtime's warning about it would only repeat it."""
+    logger = logging.getLogger("funnx.runtime")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 class ListOption(click.Option):

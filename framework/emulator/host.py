@@ -68,9 +68,9 @@ class EmulatorHost:
             options = load_http_options(self.app_dir)
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
             self.functions: list[HttpFunction] = index_functions(find_register(module), functions)
-            if not self.functions:
+            if all(f.handler.__module__.startswith("framework.") for f in self.functions):
                 raise EmulatorError(
-                    f"{self.app_dir} has no HTTP functions; add one with 'funnx new NAME --model SOURCE'"
+                    f"{self.app_dir} has no HTTP functions of its own; add one with 'funnx new NAME --model SOURCE'"
                 )
             self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="funnx-worker")
             host = self.local_settings.host

@@ -25,11 +25,24 @@ class ExistingFunction:
         return same_route and (self.methods is None or method in self.methods)
 
 
-def _literal(node: ast.expr | None) -> object:
+def _literal(node: ast.expr | None, constants: dict[str, object]) -> object:
+    """A literal argument, or a module-level constant it names (``route=ROUTE``)."""
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
     try:
         return ast.literal_eval(node) if node is not None else None
     except ValueError:
         return None
+
+
+def _constants(tree: ast.Module) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = _literal(node.value, {})
+            if value is not None:
+                found[node.targets[0].id] = value
+    return found
 
 
 def _argument(call: ast.Call, keyword: str) -> ast.expr | None:
@@ -37,7 +50,9 @@ def _argument(call: ast.Call, keyword: str) -> ast.expr | None:
     return found if found is not None else (call.args[0] if call.args else None)
 
 
-def _describe(function: ast.FunctionDef | ast.AsyncFunctionDef, file: Path) -> ExistingFunction | None:
+def _describe(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, file: Path, constants: dict[str, object]
+) -> ExistingFunction | None:
     name: object = function.name
     route: object = None
     methods: object = None
@@ -46,11 +61,11 @@ def _describe(function: ast.FunctionDef | ast.AsyncFunctionDef, file: Path) -> E
         if not isinstance(decorator, ast.Call) or not isinstance(decorator.func, ast.Attribute):
             continue
         if decorator.func.attr == "function_name":
-            name = _literal(_argument(decorator, "name"))
+            name = _literal(_argument(decorator, "name"), constants)
         elif decorator.func.attr == "route":
             is_http = True
-            route = _literal(_argument(decorator, "route"))
-            methods = _literal(next((k.value for k in decorator.keywords if k.arg == "methods"), None))
+            route = _literal(_argument(decorator, "route"), constants)
+            methods = _literal(next((k.value for k in decorator.keywords if k.arg == "methods"), None), constants)
     if not is_http or not isinstance(name, str):
         return None
     method_set = frozenset(str(m).upper() for m in methods) if isinstance(methods, list | tuple) else None
@@ -68,9 +83,10 @@ def existing_functions(app_dir: Path, skip: Path | None = None) -> list[Existing
             tree = ast.parse(file.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
+        constants = _constants(tree)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                described = _describe(node, file)
+                described = _describe(node, file, constants)
                 if described is not None:
                     found.append(described)
     return found

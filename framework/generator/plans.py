@@ -71,6 +71,9 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         route=fn.route,
         auth_member=fn.auth_level,
         metadata_function=f"{fn.name}_metadata",
+        oip_function=f"{fn.name}_v2",
+        oip_route=f"v2/models/{fn.name}/{{*rest}}",
+        oip_url_path=f"{prefix}/v2/models/{fn.name}" if prefix else f"v2/models/{fn.name}",
         example_lines=lines,
     )
     files = [PlannedFile(fn.module_path, content), PlannedFile(fn.test_path, _test_module(fn, url_path))]

@@ -103,7 +103,7 @@ def _conflicts(app_dir: Path, target: Path, name: str, route: str) -> list[str]:
     """Function names and (route, method) pairs this function would take from another one."""
     problems = []
     existing = existing_functions(app_dir, skip=target)
-    for wanted in (name, f"{name}_metadata"):
+    for wanted in (name, f"{name}_metadata", f"{name}_v2"):
         clash = next((f for f in existing if f.name.lower() == wanted.lower()), None)
         if clash:
             problems.append(f"function name '{wanted}' is already used in {clash.file.name}; choose another NAME")

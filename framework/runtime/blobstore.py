@@ -23,7 +23,7 @@ from .sources import BlobSource, UrlSource
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
 
-log = logging.getLogger("funnx")
+log = logging.getLogger("funnx.runtime")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-log = logging.getLogger("funnx")
+log = logging.getLogger("funnx.runtime")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]")
 #: A partial download untouched for this long belongs to a worker that died.

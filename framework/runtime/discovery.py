@@ -3,14 +3,20 @@
 Each module in the ``functions_app`` package that defines a module-level ``bp``
 (an ``azure.functions.Blueprint``) is imported in name order and registered; other modules
 (helpers, ``_private`` ones) are left alone. Adding a model is adding a file; removing it, deleting one.
+The app-wide endpoints come last: the Open Inference Protocol's server routes (``v2/...``) and the
+OpenAPI document (``openapi.json``), both anonymous like health probes and API descriptions.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from types import ModuleType
 
 import azure.functions as func
+
+from . import registry
+from .model import OnnxModel
 
 
 def register_blueprints(app: func.FunctionApp, package: str = "functions_app") -> list[str]:
@@ -25,4 +31,28 @@ def register_blueprints(app: func.FunctionApp, package: str = "functions_app") -
         if isinstance(blueprint, func.Blueprint):
             app.register_functions(blueprint)
             registered.append(module.__name__)
+            _record_route(module)
+    app.register_functions(_app_endpoints())
     return registered
+
+
+def _record_route(module: ModuleType) -> None:
+    """Note where the module's model is served, for the OpenAPI document."""
+    model, route, level = (getattr(module, name, None) for name in ("MODEL", "ROUTE", "AUTH_LEVEL"))
+    if isinstance(model, OnnxModel) and isinstance(route, str):
+        registry.set_route(model, route, str(getattr(level, "value", level or "function")).lower())
+
+
+def _app_endpoints() -> func.Blueprint:
+    from . import oip, openapi
+
+    endpoints = func.Blueprint()  # type: ignore[no-untyped-call]
+    endpoints.function_name("funnx_v2")(
+        endpoints.route(route="v2/{*rest}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)(
+            oip.server_endpoint
+        )
+    )
+    endpoints.function_name("funnx_openapi")(
+        endpoints.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(openapi.endpoint)
+    )
+    return endpoints

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from . import registry, settings
 from .errors import BadRequest, InferenceFailed, ModelUnavailable
 from .fetch import fetch_model, ms_since
 from .signature import ModelSignature, read_signature
 from .sources import LocalSource, ModelSource, parse_source
 
-log = logging.getLogger("funnx")
+log = logging.getLogger("funnx.runtime")
 
 
 @dataclass
@@ -47,6 +47,7 @@ class OnnxModel:
         self._loaded: LoadedModel | None = None
         self._failure: tuple[ModelUnavailable, float] | None = None
         self._rejected: dict[str, str] = {}  # blob ETag → why onnxruntime refused it
+        registry.register(self)
 
     def __repr__(self) -> str:
         return f"OnnxModel(name={self.name!r}, source={self.source.describe()!r})"

@@ -17,7 +17,7 @@ import azure.functions as func
 from .errors import FunnxError, ModelUnavailable
 from .tensors import finite_or_none
 
-log = logging.getLogger("funnx")
+log = logging.getLogger("funnx.runtime")
 
 JSON = "application/json"
 

@@ -24,7 +24,7 @@ from .responses import error_response, json_response
 from .signature import ModelSignature
 from .tensors import check_feeds, json_to_array, to_jsonable
 
-log = logging.getLogger("funnx")
+log = logging.getLogger("funnx.runtime")
 
 Hook = Callable[[dict[str, Any]], Any]
 

@@ -102,20 +102,30 @@ def test_funnx_list_shows_what_the_worker_indexes(app_dir: Path) -> None:
     )
     listed = run_cli("list", "--json", "--app", app_dir)
     assert listed.exit_code == 0
-    assert json.loads(listed.output) == [
+    rows = json.loads(listed.output)
+    common = {"auth_level": "anonymous", "model": "az://models/iris.onnx"}
+    assert rows == [
+        {"name": "iris", "methods": ["POST"], "url": "http://localhost:7071/api/models/iris", **common},
+        {"name": "iris_metadata", "methods": ["GET"], "url": "http://localhost:7071/api/models/iris", **common},
         {
-            "name": "iris",
-            "methods": ["POST"],
-            "url": "http://localhost:7071/api/models/iris",
-            "auth_level": "anonymous",
-            "model": "az://models/iris.onnx",
+            "name": "iris_v2",
+            "methods": ["GET", "POST"],
+            "url": "http://localhost:7071/api/v2/models/iris/{*rest}",
+            **common,
         },
         {
-            "name": "iris_metadata",
-            "methods": ["GET"],
-            "url": "http://localhost:7071/api/models/iris",
+            "name": "funnx_v2",
+            "methods": ["GET", "POST"],
+            "url": "http://localhost:7071/api/v2/{*rest}",
             "auth_level": "anonymous",
-            "model": "az://models/iris.onnx",
+            "model": "",
+        },
+        {
+            "name": "funnx_openapi",
+            "methods": ["GET"],
+            "url": "http://localhost:7071/api/openapi.json",
+            "auth_level": "anonymous",
+            "model": "",
         },
     ]
     table = run_cli("list", "--app", app_dir).output.splitlines()

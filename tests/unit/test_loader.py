@@ -128,7 +128,7 @@ def test_bad_local_settings_are_clear_errors(app_dir: Path, content: str, fragme
 
 
 def test_an_app_without_functions_is_an_error(app_dir: Path) -> None:
-    with pytest.raises(EmulatorError, match="has no HTTP functions; add one with 'funnx new"):
+    with pytest.raises(EmulatorError, match="has no HTTP functions of its own; add one with 'funnx new"):
         TestClient(app_dir)
 
 

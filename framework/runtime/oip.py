@@ -1,0 +1,113 @@
+"""Open Inference Protocol (KServe v2) REST endpoints, with Triton's binary tensor extension.
+
+Each model's module routes ``v2/models/<name>/{*rest}`` to :func:`model_endpoint` (metadata,
+``ready``, ``infer``, with or without ``versions/<v>``); the app routes ``v2/{*rest}`` to
+:func:`server_endpoint` (server metadata, liveness, readiness, and a JSON 404 for unknown models).
+The model is served as it is: the simple contract's preprocess/postprocess hooks do not apply here.
+Validation, inference and errors go through the same code as the simple contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from framework import __version__
+
+from . import registry, settings
+from .compression import choose_encoding, decode_body, encode_body
+from .datatypes import wire_name
+from .errors import NotFound, PayloadTooLarge
+from .model import OnnxModel
+from .oip_codec import HEADER_LENGTH, encode_infer_response, parse_infer_request
+from .responses import error_response, json_response
+from .signature import TensorSpec
+from .tensors import check_feeds
+
+#: Extensions advertised in server metadata (only what is implemented).
+EXTENSIONS = ["binary_tensor_data"]
+PLATFORM = "onnxruntime_onnx"
+
+
+def _method_not_allowed(allowed: str) -> func.HttpResponse:
+    response = json_response({"error": f"use {allowed} here"}, 405)
+    response.headers["Allow"] = allowed
+    return response
+
+
+def model_endpoint(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
+    """Everything under ``v2/models/<name>``: '' (metadata), 'ready', 'infer', each also under versions/<v>."""
+    try:
+        parts = [p for p in (req.route_params.get("rest") or "").split("/") if p]
+        if parts[:1] == ["versions"]:
+            version = parts[1] if len(parts) > 1 else ""
+            raise NotFound(f"model '{model.name}' has no version '{version}': it is not versioned")
+        action = "/".join(parts)
+        if action == "infer":
+            return infer(req, model) if req.method == "POST" else _method_not_allowed("POST")
+        if req.method != "GET":
+            return _method_not_allowed("GET")
+        if action == "":
+            return json_response(model_metadata(model))
+        if action == "ready":
+            model.get()  # loads it if needed: a model is ready when it can serve
+            return json_response({"name": model.name, "ready": True})
+        raise NotFound(f"no such endpoint: v2/models/{model.name}/{action}")
+    except Exception as err:
+        return error_response(err)
+
+
+def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
+    shape = [-1 if not isinstance(d, int) else d for d in spec.shape] if spec.shape is not None else [-1]
+    return {"name": spec.name, "datatype": wire_name(spec.type), "shape": shape}
+
+
+def model_metadata(model: OnnxModel) -> dict[str, Any]:
+    signature = model.get().signature
+    return {
+        "name": model.name,
+        "versions": [],
+        "platform": PLATFORM,
+        "inputs": [_tensor_metadata(spec) for spec in signature.inputs],
+        "outputs": [_tensor_metadata(spec) for spec in signature.outputs],
+    }
+
+
+def infer(req: func.HttpRequest, model: OnnxModel, version: str | None = None) -> func.HttpResponse:
+    body = req.get_body()
+    if len(body) > settings.body_limit():
+        raise PayloadTooLarge(f"request body is over {settings.body_limit()} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)")
+    body = decode_body(body, req.headers.get("content-encoding"))
+    loaded = model.get()
+    request = parse_infer_request(body, req.headers.get(HEADER_LENGTH), loaded.signature, model.name)
+    feeds = check_feeds(request.inputs, loaded.signature, model.name)
+    outputs, _seconds = model.run(feeds, request.outputs)
+    names = request.outputs or loaded.signature.output_names
+    payload, headers = encode_infer_response(model.name, version, request, names, outputs)
+    encoding = choose_encoding(req.headers.get("accept-encoding"))
+    if encoding is not None:
+        payload = encode_body(payload, encoding)
+        headers["Content-Encoding"] = encoding
+    return func.HttpResponse(payload, status_code=200, headers=headers)
+
+
+def server_endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    """``v2``, ``v2/health/live``, ``v2/health/ready``, and 404s naming the models that exist."""
+    try:
+        rest = "/".join(p for p in (req.route_params.get("rest") or "").split("/") if p)
+        if rest.startswith("models/"):
+            name = rest.split("/")[1]
+            known = ", ".join(sorted(registry.models())) or "none"
+            raise NotFound(f"model '{name}' not found; this app serves: {known}")
+        if req.method != "GET":
+            return _method_not_allowed("GET")
+        if rest == "":
+            return json_response({"name": "funnx", "version": __version__, "extensions": EXTENSIONS})
+        if rest == "health/live":
+            return json_response({"live": True})
+        if rest == "health/ready":
+            return json_response({"ready": True})
+        raise NotFound(f"no such endpoint: v2/{rest}")
+    except Exception as err:
+        return error_response(err)

@@ -1,0 +1,256 @@
+"""An OpenAPI 3 document for the app, built from the loaded models' own signatures.
+
+For each model: the simple contract (``POST``/``GET`` on its route, with a request schema whose
+arrays follow the inputs' dtypes and fixed dimensions) and the Open Inference Protocol endpoints;
+plus the server endpoints. Served anonymously at ``GET /<prefix>/openapi.json`` and written by
+``funnx openapi``. Describing a model needs its signature, so building the document loads every model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from framework import __version__
+
+from . import registry, settings
+from .datatypes import WIRE_TO_NUMPY, wire_name
+from .hostconfig import read_host_json, route_prefix
+from .model import OnnxModel
+from .responses import error_response, json_response
+from .signature import TensorSpec
+
+_JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean", "O": "string"}
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_KEYS: list[dict[str, list[str]]] = [{"functionKeyHeader": []}, {"functionKeyQuery": []}]
+
+
+def _tensor_schema(spec: TensorSpec) -> dict[str, Any]:
+    """Nested arrays matching the input's rank; fixed dimensions set the array lengths."""
+    if spec.dtype is None or spec.shape is None:
+        return {"description": f"{spec.type} (passed to onnxruntime as JSON values)"}
+    schema: dict[str, Any] = {"type": _JSON_TYPES[spec.dtype.kind]}
+    for dim in reversed(spec.shape):
+        schema = {"type": "array", "items": schema}
+        if isinstance(dim, int):
+            schema["minItems"] = schema["maxItems"] = dim
+    schema["description"] = spec.describe()
+    return schema
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]:
+    signature = model.get().signature
+    outputs = {"type": "array", "items": {"type": "string", "enum": signature.output_names}}
+    named: dict[str, Any] = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "inputs": {
+                "type": "object",
+                "required": signature.input_names,
+                "properties": {spec.name: _tensor_schema(spec) for spec in signature.inputs},
+            },
+            "outputs": outputs,
+        },
+    }
+    forms = [named]
+    if len(signature.inputs) == 1:
+        forms.insert(
+            0,
+            {
+                "type": "object",
+                "required": ["data"],
+                "properties": {"data": _tensor_schema(signature.inputs[0]), "outputs": outputs},
+            },
+        )
+    security = {"security": _KEYS} if secured else {}
+    errors = {str(code): _ERROR for code in (400, 413, 500, 503)}
+    return {
+        f"/{route}": {
+            "post": {
+                "summary": f"Predict with model {model.name}",
+                "operationId": f"{model.name}_predict",
+                "requestBody": {"required": True, **_json({"oneOf": forms})},
+                "responses": {
+                    "200": {"description": "prediction", **_json({"$ref": "#/components/schemas/Prediction"})},
+                    **errors,
+                },
+                **security,
+            },
+            "get": {
+                "summary": f"Metadata of model {model.name}",
+                "operationId": f"{model.name}_metadata",
+                "responses": {
+                    "200": {"description": "inputs, outputs and metadata", **_json({"type": "object"})},
+                    "503": _ERROR,
+                },
+                **security,
+            },
+        },
+    }
+
+
+def _oip_paths(model: OnnxModel, secured: bool) -> dict[str, Any]:
+    signature = model.get().signature
+    security = {"security": _KEYS} if secured else {}
+    base = f"/v2/models/{model.name}"
+    example = {
+        "inputs": [
+            {
+                "name": s.name,
+                "datatype": wire_name(s.type),
+                "shape": [d if isinstance(d, int) else 1 for d in s.shape or []],
+                "data": [],
+            }
+            for s in signature.inputs
+        ]
+    }
+    infer_body = {"$ref": "#/components/schemas/InferenceRequest"}
+    return {
+        base: {
+            "get": {
+                "summary": f"OIP model metadata: {model.name}",
+                "operationId": f"{model.name}_v2_metadata",
+                "responses": {
+                    "200": {"description": "model metadata", **_json({"type": "object"})},
+                    "404": _ERROR,
+                    "503": _ERROR,
+                },
+                **security,
+            }
+        },
+        f"{base}/ready": {
+            "get": {
+                "summary": f"OIP model readiness: {model.name}",
+                "operationId": f"{model.name}_v2_ready",
+                "responses": {"200": {"description": "ready"}, "503": _ERROR},
+                **security,
+            }
+        },
+        f"{base}/infer": {
+            "post": {
+                "summary": f"OIP inference: {model.name} (JSON, or Triton's binary tensor extension)",
+                "operationId": f"{model.name}_v2_infer",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": infer_body, "example": example},
+                        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "inference response",
+                        **_json({"$ref": "#/components/schemas/InferenceResponse"}),
+                    },
+                    **{str(c): _ERROR for c in (400, 413, 500, 501, 503)},
+                },
+                **security,
+            }
+        },
+    }
+
+
+_COMPONENTS: dict[str, Any] = {
+    "schemas": {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+        "Prediction": {
+            "type": "object",
+            "required": ["result", "time"],
+            "properties": {"result": {}, "time": {"type": "number"}},
+        },
+        "Tensor": {
+            "type": "object",
+            "required": ["name", "shape", "datatype"],
+            "properties": {
+                "name": {"type": "string"},
+                "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                "datatype": {"type": "string", "enum": [*WIRE_TO_NUMPY, "BF16"]},
+                "parameters": {"type": "object"},
+                "data": {"type": "array"},
+            },
+        },
+        "InferenceRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
+                    },
+                },
+            },
+        },
+        "InferenceResponse": {
+            "type": "object",
+            "required": ["model_name", "outputs"],
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+            },
+        },
+    },
+    "securitySchemes": {
+        "functionKeyHeader": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+        "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+    },
+}
+
+_SERVER_PATHS: dict[str, Any] = {
+    "/v2": {
+        "get": {
+            "summary": "OIP server metadata",
+            "operationId": "v2_server_metadata",
+            "responses": {"200": {"description": "name, version, extensions", **_json({"type": "object"})}},
+        }
+    },
+    "/v2/health/live": {
+        "get": {"summary": "OIP liveness", "operationId": "v2_live", "responses": {"200": {"description": "live"}}}
+    },
+    "/v2/health/ready": {
+        "get": {
+            "summary": "OIP readiness",
+            "operationId": "v2_ready",
+            "responses": {"200": {"description": "ready"}, "503": _ERROR},
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document for every model this process serves (loading each model)."""
+    prefix = route_prefix(read_host_json(settings.app_root()))
+    paths: dict[str, Any] = {}
+    for entry in registry.entries():
+        secured = entry.auth_level != "anonymous"
+        if entry.route is not None:
+            paths.update(_simple_paths(entry.model, entry.route, secured))
+        paths.update(_oip_paths(entry.model, secured))
+    paths.update(_SERVER_PATHS)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "funnx model functions", "version": __version__},
+        "servers": [{"url": f"/{prefix}" if prefix else "/"}],
+        "paths": paths,
+        "components": _COMPONENTS,
+    }
+
+
+def endpoint(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return json_response(document())
+    except Exception as err:
+        return error_response(err)
