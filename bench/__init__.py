@@ -1,0 +1,1 @@
+"""funnx benchmarks: each measurement runs its baseline in the same process, and reports ratios."""

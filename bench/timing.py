@@ -1,0 +1,31 @@
+"""Timing helpers: repeat a callable for a time budget and summarise in microseconds."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    median_us: float
+    p90_us: float
+    runs: int
+
+
+def measure(call: Callable[[], object], budget_s: float = 0.5, min_runs: int = 5, max_runs: int = 10_000) -> Timing:
+    call()  # warm up (first-call allocations, lazy imports)
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(samples) < min_runs or (time.perf_counter() < deadline and len(samples) < max_runs):
+        started = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    samples.sort()
+    return Timing(statistics.median(samples), samples[int(0.9 * (len(samples) - 1))], len(samples))
+
+
+def fmt_us(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
