@@ -41,7 +41,7 @@ from .options import APP_OPTION, one_shot_logging
 def invoke_command(name: str, data_file: Path, output_format: str, output_file: Path | None, app_dir: Path) -> None:
     """Call function NAME in-process (no server) with the request in --data."""
     with one_shot_logging():
-        payload, outputs = invoke(app_dir, name, request_body(data_file))
+        payload, outputs = invoke(app_dir, name, request_body(data_file), want_output_names=output_format == "npy")
     if output_format == "json":
         text = json.dumps(payload, indent=2) + "\n"
         if output_file is None:

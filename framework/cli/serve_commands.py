@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import sys
+import threading
 from pathlib import Path
 
 import click
 
 from framework.emulator import devstorage
-from framework.emulator.host import EmulatorHost
+from framework.emulator.host import WORKER_THREAD_PREFIX, EmulatorHost
 from framework.emulator.keys import KEYS_FILE, load_keys
 from framework.emulator.reloader import STORAGE_CONNECTION_SETTING, local_azurite, run_with_reload
 from framework.emulator.server import serve
@@ -32,7 +35,7 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
             {
                 "name": f.name,
                 "methods": list(f.methods) if f.methods else ["*"],
-                "url": f"http://localhost:7071{host.dispatcher.url_path(f)}",
+                "url": f"http://localhost:{host.local_settings.port or 7071}{host.dispatcher.url_path(f)}",
                 "auth_level": f.auth_level,
                 "model": models[f.name].source.describe() if f.name in models else "",
             }
@@ -106,6 +109,11 @@ def start(app_dir: Path, port: int | None, cors: str | None, cors_credentials: b
             for line in devstorage.seed(host, storage_connection) if seed_models else []:
                 click.echo(f"  {line}")
         serve(host, port=host.local_settings.port if port is None else port)
+    busy = [t for t in threading.enumerate() if t.name.startswith(WORKER_THREAD_PREFIX) and t.is_alive()]
+    if busy:  # a function still running (e.g. stuck): do not wait for it at interpreter exit
+        click.echo(f"{len(busy)} function call(s) still running were abandoned", err=True)
+        sys.stdout.flush()
+        os._exit(0)
 
 
 @cli.command()
@@ -117,7 +125,8 @@ def keys(app_dir: Path, as_json: bool) -> None:
     try:
         found = load_keys(host.app_dir, [f.name for f in host.functions])
         functions = {f.name: f for f in host.functions}
-        url = {name: f"http://localhost:7071{host.dispatcher.url_path(f)}" for name, f in functions.items()}
+        base = f"http://localhost:{host.local_settings.port or 7071}"
+        url = {name: f"{base}{host.dispatcher.url_path(f)}" for name, f in functions.items()}
     finally:
         host.close()
     if as_json:

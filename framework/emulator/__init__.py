@@ -2,10 +2,24 @@
 like the host, serve it with uvicorn, or drive it in-process through :class:`TestClient`.
 
 Both the socket server and the test client go through one dispatch core (:mod:`.dispatch`).
+Names are imported on first use, so loading the pytest plugin (a submodule) stays cheap.
 """
 
-from .client import ClientResponse, TestClient
-from .errors import EmulatorError
-from .host import EmulatorHost
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import ClientResponse, TestClient
+    from .errors import EmulatorError
+    from .host import EmulatorHost
 
 __all__ = ["ClientResponse", "EmulatorError", "EmulatorHost", "TestClient"]
+_EXPORTS = {"ClientResponse": ".client", "TestClient": ".client", "EmulatorError": ".errors", "EmulatorHost": ".host"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -81,7 +81,7 @@ class TestClient:
         else:
             body = data.encode("utf-8") if isinstance(data, str) else (data or b"")
         parts = urlsplit(path)
-        query = "&".join(q for q in (parts.query, urlencode(params or {})) if q)
+        query = "&".join(q for q in (quote(parts.query, safe="=&%+/?:@!$'()*,;"), urlencode(params or {})) if q)
         raw = RawRequest(
             method=method.upper(),
             path=quote(parts.path, safe="/%:@!$&'()*+,;="),  # encoded, as an HTTP client sends it

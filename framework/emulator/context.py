@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from typing import Any
 
 import azure.functions as func
-from azure.functions._abc import TraceContext as _TraceContext  # the worker's own base class
+from azure.functions._abc import RetryContext as _RetryContext  # the worker's own base classes
+from azure.functions._abc import TraceContext as _TraceContext
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
@@ -35,6 +37,22 @@ class TraceContext(_TraceContext):
         return {}
 
 
+class RetryContext(_RetryContext):
+    """HTTP functions are not retried: always the first attempt."""
+
+    @property
+    def retry_count(self) -> int:
+        return 0
+
+    @property
+    def max_retry_count(self) -> int:
+        return 0
+
+    @property
+    def exception(self) -> Any:
+        return None
+
+
 class EmulatorContext(func.Context):
     def __init__(
         self, invocation_id: str, function_name: str, function_directory: str, headers: dict[str, str]
@@ -43,6 +61,8 @@ class EmulatorContext(func.Context):
         self._function_name = function_name
         self._function_directory = function_directory
         self._trace_context = TraceContext(headers)
+        self._thread_local_storage = threading.local()
+        self._thread_local_storage.invocation_id = invocation_id  # as the worker sets it
 
     @property
     def invocation_id(self) -> str:
@@ -58,12 +78,12 @@ class EmulatorContext(func.Context):
 
     @property
     def thread_local_storage(self) -> Any:
-        return None
+        return self._thread_local_storage
 
     @property
     def trace_context(self) -> TraceContext:
         return self._trace_context
 
     @property
-    def retry_context(self) -> Any:
-        return None
+    def retry_context(self) -> RetryContext:
+        return RetryContext()

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -67,6 +68,15 @@ def _empty(status: int, *headers: tuple[str, str]) -> RawResponse:
     return RawResponse(status, [*headers, ("content-length", "0")], b"")
 
 
+def _given_key(headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> str:
+    """The key a request carries, as the host reads it: the x-functions-key header whenever it is
+    present (even empty), else the code query parameter; the first value of either."""
+    header = next((value for name, value in headers if name.lower() == "x-functions-key"), None)
+    if header is not None:
+        return header
+    return next((value for name, value in query if name == "code"), "")
+
+
 def _joined(pairs: list[tuple[str, str]], separator: str, lower: bool) -> dict[str, str]:
     joined: dict[str, str] = {}
     for name, value in pairs:
@@ -92,8 +102,12 @@ class Dispatcher:
         self.keys = keys
         self._executor = executor
         self._app_dir = app_dir
+        # Counted across threads: the loopback server and TestClient may share one dispatcher, each
+        # with its own event loop, so asyncio primitives cannot be used here.
         self._outstanding = 0
-        self._running: asyncio.Semaphore | None = None
+        self._count_lock = threading.Lock()
+        limit = options.max_concurrent_requests
+        self._running = threading.BoundedSemaphore(limit) if limit is not None else None
         compiled = [(compile_route(f.route), f) for f in functions]
         self.routes: list[tuple[Route, HttpFunction]] = sorted(compiled, key=lambda pair: pair[0].precedence)
 
@@ -126,10 +140,12 @@ class Dispatcher:
     async def handle(self, request: RawRequest) -> RawResponse:
         headers = _joined(request.headers, ", ", lower=True)
         response = await self._respond(request, headers)
-        extra = list(self.options.custom_headers.items())
-        if self.cors is not None and "access-control-allow-origin" not in dict(response.headers):
+        extra = [(k.lower(), v) for k, v in self.options.custom_headers.items()]
+        if self.cors is not None:
             extra += self.cors.headers(headers.get("origin"))
-        return RawResponse(response.status, response.headers + [(k.lower(), v) for k, v in extra], response.body)
+        present = {name for name, _ in response.headers}
+        added = [(k, v) for k, v in extra if k not in present]  # like the host's TryAdd: the function's value wins
+        return RawResponse(response.status, response.headers + added, response.body)
 
     async def _respond(self, request: RawRequest, headers: dict[str, str]) -> RawResponse:
         method = request.method.upper()
@@ -142,34 +158,44 @@ class Dispatcher:
             return _empty(404)
         function, route_values = resolved
         limit = self.options.max_outstanding_requests
-        if limit is not None and self._outstanding >= limit:
-            return _empty(429, ("x-function-scaleout", "1"))
+        with self._count_lock:
+            if limit is not None and self._outstanding >= limit:
+                return _empty(429, ("x-function-scaleout", "1"))
+            self._outstanding += 1
+        try:
+            return await self._admitted(request, headers, method, function, route_values)
+        finally:
+            with self._count_lock:
+                self._outstanding -= 1
+
+    async def _admitted(
+        self, request: RawRequest, headers: dict[str, str], method: str, function: HttpFunction, route: dict[str, str]
+    ) -> RawResponse:
         if len(request.body) > settings.body_limit():
             message = f"request body is over {settings.body_limit()} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
             body = dumps({"error": message})
             return RawResponse(413, [("content-type", "application/json"), ("content-length", str(len(body)))], body)
-        params = _joined(parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True), ",", lower=False)
-        if self.keys is not None and not self.keys.authorized(function.auth_level, function.name, headers, params):
+        query = parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+        if self.keys is not None and not self.keys.authorized(
+            function.auth_level, function.name, _given_key(request.headers, query)
+        ):
             return _empty(401)
-        self._outstanding += 1
-        try:
-            async with self._slot():
-                http_request = self._build_request(request, method, headers, params, route_values)
-                return await self._invoke(function, http_request, headers)
-        finally:
-            self._outstanding -= 1
+        params = _joined(query, ",", lower=False)
+        async with self._slot():
+            http_request = self._build_request(request, method, headers, params, route)
+            return await self._invoke(function, http_request, headers)
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         """At most ``maxConcurrentRequests`` functions run at once; the others wait their turn."""
-        limit = self.options.max_concurrent_requests
-        if limit is None:
+        if self._running is None:
             yield
             return
-        if self._running is None:
-            self._running = asyncio.Semaphore(limit)
-        async with self._running:
+        await asyncio.to_thread(self._running.acquire)
+        try:
             yield
+        finally:
+            self._running.release()
 
     def _build_request(
         self, request: RawRequest, method: str, headers: dict[str, str], params: dict[str, str], route: dict[str, str]

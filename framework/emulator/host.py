@@ -25,6 +25,7 @@ from .loader import SCRIPT_FILE_SETTING, HttpFunction, find_register, import_scr
 
 #: The host sets this for the worker when unset, so that is the local default too.
 DEFAULT_THREAD_COUNT = 1000
+WORKER_THREAD_PREFIX = "funnx-worker"
 
 
 def thread_count() -> int:
@@ -63,6 +64,8 @@ class EmulatorHost:
         try:
             self.local_settings: LocalSettings = read_local_settings(self.app_dir)
             self._set_env({**(settings or {}), SCRIPT_ROOT_SETTING: str(self.app_dir)})
+            if "AZURE_FUNCTIONS_ENVIRONMENT" not in os.environ:  # func start sets it for local runs
+                self._set_env({"AZURE_FUNCTIONS_ENVIRONMENT": "Development"})
             for name, value in apply_values(self.local_settings.values).items():
                 self._previous_env.setdefault(name, value)
             options = load_http_options(self.app_dir)
@@ -72,7 +75,7 @@ class EmulatorHost:
                 raise EmulatorError(
                     f"{self.app_dir} has no HTTP functions of its own; add one with 'funnx new NAME --model SOURCE'"
                 )
-            self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="funnx-worker")
+            self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix=WORKER_THREAD_PREFIX)
             host = self.local_settings.host
             self.cors = CorsPolicy.parse(
                 cors if cors is not None else host.get("CORS"),

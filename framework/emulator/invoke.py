@@ -35,8 +35,11 @@ def request_body(path: Path) -> bytes:
     raise EmulatorError(f"{path}: use a .json (request body), .npy (one input) or .npz (named inputs) file")
 
 
-def invoke(app_dir: Path, name: str, body: bytes) -> tuple[dict[str, Any], list[str]]:
-    """POST ``body`` to function ``name``; returns (reply JSON, output names from the metadata route)."""
+def invoke(app_dir: Path, name: str, body: bytes, want_output_names: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """POST ``body`` to function ``name``; returns (reply JSON, output names).
+
+    Output names come from the ``<name>_metadata`` function funnx generates, only when asked for.
+    """
     with TestClient(app_dir) as client:
         function = next((f for f in client.host.functions if f.name == name), None)
         if function is None:
@@ -53,7 +56,10 @@ def invoke(app_dir: Path, name: str, body: bytes) -> tuple[dict[str, Any], list[
         if reply.status_code != 200 or not isinstance(payload, dict):
             detail = payload.get("error") if isinstance(payload, dict) else reply.text[:200] or "(empty body)"
             raise EmulatorError(f"'{name}' answered {reply.status_code}: {detail}")
-        metadata = client.get(path)
+        described = next((f for f in client.host.functions if f.name == f"{name}_metadata"), None)
+        if not want_output_names or described is None:
+            return payload, []
+        metadata = client.get(client.host.dispatcher.url_path(described))
         outputs = metadata.json().get("outputs", []) if metadata.status_code == 200 else []
         return payload, [o["name"] for o in outputs if isinstance(o, dict) and "name" in o]
 

@@ -102,7 +102,10 @@ def _put_app_root_first(root: Path) -> None:
 
 def _import_error(err: BaseException, app_dir: Path, script: str) -> EmulatorError:
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(str(app_dir.resolve()))]
-    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(app_dir / script)
+    if isinstance(err, SyntaxError) and err.filename:  # the broken file itself, not the line importing it
+        where = f"{err.filename}:{err.lineno}"
+    else:
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(app_dir / script)
     return EmulatorError(f"cannot load the app: {type(err).__name__}: {err} (at {where})")
 
 

@@ -5,11 +5,13 @@ Fixtures for testing a Functions app:
 * ``funnx_azurite`` (session): a real Azurite blob service on a free port, stopped afterwards;
   skipped when Azurite is not installed, unless ``FUNNX_REQUIRE_AZURITE=1`` makes that a failure.
 * ``funnx_upload``: ``funnx_upload(file_or_bytes, "az://container/blob")`` puts a model into that
-  Azurite (creating the container) and returns the blob's ETag.
+  Azurite (creating the container) and returns the blob's ETag; what a test uploads is deleted
+  after it, so every test starts from the same (empty) storage.
 * ``funnx_app``: the app served both in-process (``.client``, a TestClient) and over loopback HTTP
-  (``.url``), from one loaded app; blob models read from ``funnx_azurite``. The app folder is the
-  nearest folder above the test file holding host.json; override the ``funnx_app_dir`` fixture to
-  choose another.
+  (``.url``), from one loaded app; blob models read from ``funnx_azurite`` when Azurite is
+  installed (else from the app's own settings, so tests of local models never skip). The app
+  folder is the nearest folder above the test file holding host.json; override the
+  ``funnx_app_dir`` fixture to choose another.
 """
 
 from __future__ import annotations
@@ -40,25 +42,27 @@ class ServedApp:
 
 
 @pytest.fixture(scope="session")
-def funnx_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+def funnx_azurite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     from .azurite import Azurite, find_azurite
 
-    if find_azurite() is None:
+    binary = find_azurite(request.config.rootpath)
+    if binary is None:
         if os.environ.get("FUNNX_REQUIRE_AZURITE") == "1":
             pytest.fail("Azurite is required (FUNNX_REQUIRE_AZURITE=1) but not installed: run 'npm ci'")
         pytest.skip("Azurite is not installed (npm install azurite); blob storage tests skipped")
-    with Azurite(debug_log=tmp_path_factory.mktemp("azurite") / "debug.log") as azurite:
+    with Azurite(binary=binary, debug_log=tmp_path_factory.mktemp("azurite") / "debug.log") as azurite:
         yield azurite
 
 
 @pytest.fixture
-def funnx_upload(funnx_azurite: Azurite) -> Uploader:
+def funnx_upload(funnx_azurite: Azurite) -> Iterator[Uploader]:
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import BlobServiceClient
 
     from framework.runtime.sources import BlobSource, parse_source
 
     service = BlobServiceClient.from_connection_string(funnx_azurite.connection_string)
+    uploaded: list[tuple[str, str]] = []
 
     def upload(model: Path | bytes, target: str) -> str:
         source = parse_source(target)
@@ -68,9 +72,13 @@ def funnx_upload(funnx_azurite: Azurite) -> Uploader:
             service.create_container(source.container)
         data = model if isinstance(model, bytes) else Path(model).read_bytes()
         result = service.get_blob_client(source.container, source.blob).upload_blob(data, overwrite=True)
+        uploaded.append((source.container, source.blob))
         return str(result["etag"])
 
-    return upload
+    yield upload
+    for container, blob in uploaded:
+        with contextlib.suppress(Exception):
+            service.get_blob_client(container, blob).delete_blob()
 
 
 @pytest.fixture
@@ -84,13 +92,14 @@ def funnx_app_dir(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def funnx_app(request: pytest.FixtureRequest, funnx_app_dir: Path, tmp_path: Path) -> Iterator[ServedApp]:
     from . import devstorage
+    from .azurite import find_azurite
     from .client import TestClient
     from .host import EmulatorHost
     from .server import BackgroundServer
 
     host = EmulatorHost(funnx_app_dir, settings={"FUNNX_MODEL_CACHE_DIR": str(tmp_path / "model-cache")})
     try:
-        if devstorage.blob_models(host):
+        if devstorage.blob_models(host) and find_azurite(request.config.rootpath) is not None:
             azurite: Azurite = request.getfixturevalue("funnx_azurite")
             devstorage.use_storage(host, azurite.connection_string)
         with BackgroundServer(host) as server, TestClient(host=host) as client:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import framework
 
-from .azurite import Azurite, free_port
+from .azurite import Azurite, find_azurite, free_port
 from .devstorage import AZURITE_DATA
+from .errors import EmulatorError
 
 log = logging.getLogger("funnx.host")
 
@@ -34,7 +35,13 @@ def watched_paths(app_dir: Path) -> list[Path]:
 @contextlib.contextmanager
 def local_azurite(app_dir: Path) -> Iterator[Azurite]:
     """Azurite with its data in the app's .azurite/ folder, stopped on exit."""
-    azurite = Azurite(location=app_dir / AZURITE_DATA)
+    binary = find_azurite(app_dir)
+    if binary is None:
+        raise EmulatorError(
+            "Azurite not found: install it in the app (npm install azurite) or the funnx checkout (npm ci), "
+            "or set FUNNX_AZURITE_BIN"
+        )
+    azurite = Azurite(binary=binary, location=app_dir / AZURITE_DATA)
     log.info("Starting Azurite (data in %s)", app_dir / AZURITE_DATA)
     with azurite:
         log.info("Azurite blob service at %s", azurite.blob_endpoint)

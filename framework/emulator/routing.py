@@ -4,8 +4,9 @@ Supported: literal segments (case-insensitive), ``{name}``, optional ``{name?}``
 ``{name=value}``, catch-all ``{*rest}``, complex segments such as ``{file}.{ext}``, escaped braces
 ``{{``/``}}``, and constraints (``int long bool alpha guid double float decimal datetime required
 minlength(n) maxlength(n) length(n|a,b) min(n) max(n) range(a,b) regex(expr)``), chained as
-``{id:int:min(1)}``. Values reach functions as strings. Routes are tried in ASP.NET precedence
-order: literals before constrained parameters before plain ones before catch-alls.
+``{id:int:min(1)}``. Values reach functions as strings. Routes are tried in ASP.NET's inbound
+precedence order, segment by segment: literal (1), constrained or multi-part (2), plain parameter (3,
+optional or not), constrained catch-all (4), catch-all (5).
 """
 
 from __future__ import annotations
@@ -220,11 +221,11 @@ def compile_route(template: str) -> Route:
                 if index != len(segments) - 1:
                     raise EmulatorError(f"route {template!r}: a catch-all parameter must be the last segment")
                 regex += f"(?:/(?P<{param.name}>.*))?"
-                precedence.append(4)
+                precedence.append(4 if param.checks else 5)
                 continue
             body = f"/(?P<{param.name}>[^/]+)"
             regex += f"(?:{body})?" if param.optional or param.default is not None else body
-            precedence.append(3 if param.optional else 1 if param.checks else 2)
+            precedence.append(2 if param.checks else 3)  # ASP.NET ignores '?' when ranking
             continue
         part = ""
         for token in tokens:
@@ -232,10 +233,10 @@ def compile_route(template: str) -> Route:
                 part += re.escape(token)
             else:
                 params.append(token)
-                inner = f"(?P<{token.name}>[^/]+?)"
+                inner = f"(?P<{token.name}>[^/]+)"  # greedy: ASP.NET matches complex segments right to left
                 part += f"(?:{inner})?" if token.optional else inner
         regex += "/" + part
-        precedence.append(0 if all(isinstance(t, str) for t in tokens) else 1)
+        precedence.append(1 if all(isinstance(t, str) for t in tokens) else 2)
     names = [p.name.lower() for p in params]
     if len(set(names)) != len(names):
         raise EmulatorError(f"route {template!r}: a parameter name appears twice")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 
@@ -20,6 +21,9 @@ from .errors import EmulatorError
 from .host import EmulatorHost
 
 log = logging.getLogger("funnx.host")
+
+#: How long a stop waits for requests in flight before closing their connections.
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -46,6 +50,7 @@ def _config(host: EmulatorHost) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 
@@ -66,21 +71,36 @@ def banner(host: EmulatorHost, base_url: str, out: TextIO) -> None:
 
 
 def serve(host: EmulatorHost, address: str = "127.0.0.1", port: int = 7071, out: TextIO = sys.stdout) -> None:
-    """Serve until interrupted (Ctrl+C)."""
-    sock = _bind(address, port)
-    bound = sock.getsockname()[1]
-    shown = "localhost" if address in ("127.0.0.1", "0.0.0.0") else address
-    banner(host, f"http://{shown}:{bound}", out)
-    out.write(f"Listening on http://{address}:{bound} (Ctrl+C to stop)\n")
-    out.flush()
-    server = uvicorn.Server(_config(host))
+    """Serve until interrupted (Ctrl+C or SIGTERM)."""
+    previous = _stop_on_sigterm()  # before the banner: a supervisor may signal as soon as it sees it
+    sock = None
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a graceful shutdown: a normal stop
+        sock = _bind(address, port)
+        bound = sock.getsockname()[1]
+        shown = "localhost" if address in ("127.0.0.1", "0.0.0.0") else address
+        banner(host, f"http://{shown}:{bound}", out)
+        out.write(f"Listening on http://{address}:{bound} (Ctrl+C to stop)\n")
+        out.flush()
+        uvicorn.Server(_config(host)).run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM, re-raised by uvicorn after a graceful shutdown: a normal stop
         pass
     finally:
-        sock.close()
+        if sock is not None:
+            sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     out.write("Stopped.\n")
+
+
+def _stop_on_sigterm() -> Any:
+    """Treat SIGTERM like Ctrl+C, so the caller's clean-up (Azurite, thread pool) runs either way."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 class BackgroundServer:

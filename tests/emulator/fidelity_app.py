@@ -2,6 +2,7 @@
 
 FUNCTION_APP = """
 import json
+import os
 import threading
 import time
 
@@ -35,11 +36,29 @@ def optional(req: func.HttpRequest) -> str:
 
 @app.route(route="ctx", auth_level=func.AuthLevel.FUNCTION)
 def ctx(req: func.HttpRequest, context: func.Context) -> str:
+    context.thread_local_storage.invocation_id = context.invocation_id  # Microsoft's documented pattern
     return json.dumps({
         "function": context.function_name,
         "has_invocation_id": bool(context.invocation_id),
         "traceparent": context.trace_context.trace_parent,
+        "directory_is_app": context.function_directory == os.environ["AzureWebJobsScriptRoot"],
+        "retries": context.retry_context.retry_count,
     })
+
+
+@app.route(route="rank/{name}", methods=["GET"])
+def rank_plain(req: func.HttpRequest) -> str:
+    return "plain"
+
+
+@app.route(route="rank/{id:int?}", methods=["GET"])
+def rank_constrained(req: func.HttpRequest) -> str:
+    return "constrained"
+
+
+@app.route(route="own-header")
+def own_header(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("mine", headers={"X-Content-Type-Options": "mine"})
 
 
 @app.route(route="admin-only", auth_level=func.AuthLevel.ADMIN)

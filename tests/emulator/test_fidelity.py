@@ -38,8 +38,17 @@ TABLE: list[tuple[str, str, dict[str, str], bytes, int, bytes | None]] = [
     ("GET", "/api/ctx?code=wrong", {}, b"", 401, b""),
     (
         "GET", "/api/ctx?code=ctx-key", {"traceparent": TRACEPARENT}, b"", 200,
-        json.dumps({"function": "ctx", "has_invocation_id": True, "traceparent": TRACEPARENT}).encode(),
+        json.dumps({
+            "function": "ctx", "has_invocation_id": True, "traceparent": TRACEPARENT,
+            "directory_is_app": True, "retries": 0,
+        }).encode(),
     ),
+    ("GET", "/api/ctx?code=admin-function-key", {}, b"", 401, b""),  # another function's key
+    ("GET", "/api/ctx?code=master-key", {"x-functions-key": ""}, b"", 401, b""),  # an empty header still wins
+    ("GET", "/api/ctx?code=master-key&code=zz", {"traceparent": TRACEPARENT}, b"", 200, None),  # first code
+    ("GET", "/api/rank/5", {}, b"", 200, b"constrained"),  # constrained beats plain, '?' ignored
+    ("GET", "/api/rank/five", {}, b"", 200, b"plain"),
+    ("GET", "/api/own-header", {}, b"", 200, b"mine"),
     ("GET", "/api/ctx?code=ctx-key", {"x-functions-key": "wrong"}, b"", 401, b""),  # the header wins
     ("GET", "/api/ctx", {"x-functions-key": "host-key", "traceparent": TRACEPARENT}, b"", 200, None),
     ("GET", "/api/ctx?code=master-key", {"traceparent": TRACEPARENT}, b"", 200, None),
@@ -101,7 +110,9 @@ def test_table_of_requests_same_over_http_and_in_process(both_ways: tuple[TestCl
         assert local.status_code == status, (method, path, local.body)
         if expected_body is not None:
             assert local.body == expected_body, (method, path)
-        assert local.headers["x-content-type-options"] == "nosniff"  # host.json customHeaders, on every response
+        expected_header = "mine" if path == "/api/own-header" else "nosniff"  # the function's own value wins
+        assert local.headers["x-content-type-options"] == expected_header
+        assert [v for k, v in remote.headers.multi_items() if k == "x-content-type-options"] == [expected_header]
 
 
 def test_cors_headers_only_for_allowed_origins(both_ways: tuple[TestClient, httpx.Client]) -> None:
@@ -155,3 +166,16 @@ def test_only_selected_functions_are_served(fidelity_app: Path) -> None:
 def test_keys_not_enforced_by_default(fidelity_app: Path) -> None:
     with TestClient(fidelity_app) as client:
         assert client.get("/api/admin-only").status_code == 200
+
+
+def test_concurrency_limit_shared_by_server_and_in_process_client(both_ways: tuple[TestClient, httpx.Client]) -> None:
+    """One host behind both the loopback server and TestClient (as funnx_app does) never deadlocks."""
+    client, http = both_ways
+
+    def call(index: int) -> int:
+        if index % 2:
+            return client.get("/api/slow?seconds=0.2").status_code
+        return http.get("/api/slow?seconds=0.2", timeout=30).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(call, range(4))) == [200, 200, 200, 200]

@@ -170,3 +170,40 @@ def test_reload_restarts_on_code_changes(app_dir: Path) -> None:
             time.sleep(0.3)
         else:
             pytest.fail("the edited function was not served after the change")
+
+
+@pytest.mark.storage
+def test_sigterm_stops_the_emulator_and_its_azurite(app_dir: Path, azurite: AzuriteService) -> None:
+    assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "framework.cli.main", "start", "--app", str(app_dir), "--azurite", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "Listening on" in line:
+            break
+    found = re.search(r"Azurite blob service at http://127\.0\.0\.1:(\d+)", "".join(lines))
+    assert found, "".join(lines)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert "Stopped." in process.stdout.read()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=1):
+        pass
+
+
+def test_invoke_calls_the_function_once(tmp_path: Path) -> None:
+    app = tmp_path / "count"
+    app.mkdir()
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "function_app.py").write_text(
+        "import azure.functions as func\napp = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+        "calls = []\n@app.route(route='count')\ndef count(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "    calls.append(req.method)\n"
+        "    return func.HttpResponse('{\"result\": %d}' % len(calls), mimetype='application/json')\n"
+    )
+    (tmp_path / "req.json").write_text("{}")
+    result = run_cli("invoke", "count", "--data", tmp_path / "req.json", "--app", app)
+    assert result.exit_code == 0 and json.loads(result.output) == {"result": 1}

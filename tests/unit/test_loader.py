@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_import_error_points_at_file_and_line(tmp_path: Path) -> None:
 
 
 def test_local_settings_values_load_but_existing_environment_wins(
-    app_dir: Path, monkeypatch: pytest.MonkeyPatch
+    app_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     (app_dir / "local.settings.json").write_text(
         '{"IsEncrypted": false, "Values": {"FUNNX_TEST_A": "from-file", "FUNNX_TEST_B": "from-file"}}'
@@ -104,8 +105,9 @@ def test_local_settings_values_load_but_existing_environment_wins(
         "    return os.environ['FUNNX_TEST_A'] + ',' + os.environ['FUNNX_TEST_B']\n"
     )
     monkeypatch.setenv("FUNNX_TEST_B", "from-env")
-    with TestClient(app_dir) as client:
+    with caplog.at_level(logging.WARNING, logger="funnx.host"), TestClient(app_dir) as client:
         assert client.get("/api/env").text == "from-file,from-env"
+    assert "Skipping 'FUNNX_TEST_B' from local.settings.json: already set in the environment" in caplog.text
     import os
 
     assert "FUNNX_TEST_A" not in os.environ  # restored when the client closes
@@ -187,3 +189,29 @@ def test_unusable_config_files_are_one_line_cli_errors(
     result = run_cli("list", "--app", app_dir)
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and result.output.count("\n") == 1 and fragment in result.output
+
+
+def test_syntax_errors_point_at_the_broken_file(app_dir: Path) -> None:
+    assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
+    module = app_dir / "functions_app" / "m.py"
+    module.write_text(module.read_text() + "\ndef broken(:\n")
+    with pytest.raises(EmulatorError) as info:
+        TestClient(app_dir)
+    assert "SyntaxError" in info.value.message and f"(at {module}:" in info.value.message
+
+
+def test_routes_are_tried_in_precedence_order_whatever_the_declaration_order(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path,
+        "import azure.functions as func\napp = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+        "@app.route(route='m/{*rest}')\ndef rest(req: func.HttpRequest) -> str:\n    return 'catch-all'\n"
+        "@app.route(route='m/{name}')\ndef named(req: func.HttpRequest) -> str:\n    return 'param'\n"
+        "@app.route(route='m/latest')\ndef latest(req: func.HttpRequest) -> str:\n    return 'literal'\n",
+    )
+    with TestClient(app) as client:
+        assert [client.get(f"/api/m/{p}").text for p in ("latest", "v1", "a/b")] == ["literal", "param", "catch-all"]
+
+
+def test_non_ascii_query_strings_in_the_path(tmp_path: Path) -> None:
+    with TestClient(write_app(tmp_path, HTTP_APP)) as client:
+        assert client.get("/api/items/1?q=日本").text == "1 item 日本"
