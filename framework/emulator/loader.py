@@ -23,7 +23,7 @@ from typing import Any
 
 import azure.functions as func
 
-from framework.runtime import registry
+from framework.runtime import catalog
 
 from .errors import EmulatorError
 
@@ -117,7 +117,7 @@ def import_script(app_dir: Path, script_env: str | None = None) -> ModuleType:
         raise EmulatorError(f"{app_dir / script} not found: the worker imports it to find the app's functions")
     module_name = script[:-3]
     _forget_app_modules(app_dir, module_name)
-    registry.clear()  # the models of a previously loaded app are gone with its modules
+    catalog.clear()  # the models of a previously loaded app are gone with its modules
     _put_app_root_first(app_dir.resolve())
     importlib.invalidate_caches()
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
@@ -64,9 +65,10 @@ def _client_options() -> dict[str, Any]:
 
     _guard_logs()
 
-    # The SDK default (10 retries from a 15 s backoff) would hold a request for minutes; a model
-    # download is retried a few times quickly, and the model object answers 503 in between.
-    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1)
+    # Retries run in the model's background load, never on a request: requests get 503 as soon as the
+    # first retry starts (see model.py). The SDK default (10 retries from a 15 s backoff) would keep a
+    # load busy for minutes; four retries (after ~1, 3, 5 and 9 s), then the model's retry window.
+    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=4, random_jitter_range=0.5)
     return {"retry_policy": retry, "connection_timeout": 10, "read_timeout": 120}
 
 
@@ -75,6 +77,7 @@ class RemoteBlob:
 
     def __init__(self, client: BlobClient, identity: str, model: str, description: str, setting: str | None):
         self._client = client
+        self.on_retry: Callable[[str], None] | None = None  # told why, each time the SDK retries
         self.identity = identity
         self._model = model
         self._description = description
@@ -87,7 +90,7 @@ class RemoteBlob:
 
     def properties(self) -> BlobVersion:
         try:
-            props = self._client.get_blob_properties()
+            props = self._client.get_blob_properties(retry_hook=self._retry_hook)
         except Exception as err:
             raise self._unavailable("reading blob properties", err) from None
         sha256 = (props.metadata or {}).get("sha256")
@@ -102,7 +105,10 @@ class RemoteBlob:
 
         try:
             downloader = self._client.download_blob(
-                max_concurrency=4, etag=version.etag, match_condition=MatchConditions.IfNotModified
+                max_concurrency=4,
+                etag=version.etag,
+                match_condition=MatchConditions.IfNotModified,
+                retry_hook=self._retry_hook,
             )
             return int(downloader.readinto(stream))
         except OSError as err:
@@ -111,6 +117,14 @@ class RemoteBlob:
             raise self._unavailable("downloading", err) from None
         except Exception as err:
             raise self._unavailable("downloading", err) from None
+
+    def _retry_hook(self, *, error: Exception | None = None, response: Any = None, **_: Any) -> None:
+        """Called by the storage SDK's retry policy before each retry (it keeps retrying)."""
+        if self.on_retry is None:
+            return
+        status = getattr(response, "status_code", "?")
+        reason = explain(error, self._setting, self.endpoint) if error else f"storage answered HTTP {status}"
+        self.on_retry(f"model '{self._model}': reading {self._description} failed ({reason}); retrying")
 
     def _unavailable(self, action: str, err: Exception) -> ModelUnavailable:
         return ModelUnavailable(
@@ -167,16 +181,16 @@ def open_blob(source: BlobSource | UrlSource, model: str) -> RemoteBlob:
             raise ModelUnavailable(f"model '{model}': {source.url} is not a blob URL the storage SDK accepts") from None
         return RemoteBlob(client, source.url, model, source.url, source.connection)
 
-    service = _service_client(source, model)
+    service = service_client(source.connection, model, source.describe())
     client = service.get_blob_client(source.container, source.blob)
     identity = f"{service.url.rstrip('/')}/{source.container}/{source.blob}"
     return RemoteBlob(client, identity, model, source.describe(), source.connection)
 
 
-def _service_client(source: BlobSource, model: str) -> Any:
+def service_client(conn: str, model: str, what: str) -> Any:
+    """A BlobServiceClient from connection setting ``conn`` (to read ``what`` for ``model``)."""
     from azure.storage.blob import BlobServiceClient
 
-    conn = source.connection
     connection_string = settings.get(conn)
     if connection_string:
         try:
@@ -192,7 +206,7 @@ def _service_client(source: BlobSource, model: str) -> Any:
         account_url = f"https://{account_name}.blob.core.windows.net"
     if not account_url:
         raise ModelUnavailable(
-            f"model '{model}': app setting {conn} is not set, so {source.describe()} cannot be read. Set {conn} "
+            f"model '{model}': app setting {conn} is not set, so {what} cannot be read. Set {conn} "
             f"to a storage connection string (UseDevelopmentStorage=true for Azurite), or set "
             f"{conn}__serviceUri=https://<account>.blob.core.windows.net to use a managed identity"
         )

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import azure.functions as func
 
-from . import registry
+from . import catalog
 from .model import OnnxModel
 
 
@@ -40,7 +40,7 @@ def _record_route(module: ModuleType) -> None:
     """Note where the module's model is served, for the OpenAPI document."""
     model, route, level = (getattr(module, name, None) for name in ("MODEL", "ROUTE", "AUTH_LEVEL"))
     if isinstance(model, OnnxModel) and isinstance(route, str):
-        registry.set_route(model, route, str(getattr(level, "value", level or "function")).lower())
+        catalog.set_route(model, route, str(getattr(level, "value", level or "function")).lower())
 
 
 def _app_endpoints() -> func.Blueprint:

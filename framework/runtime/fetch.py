@@ -1,7 +1,8 @@
 """Source → local file: resolve a local path, or download a blob into the cache and verify it.
 
 Storage code never touches HTTP requests or sessions; this module only produces a verified file on
-disk and the version (ETag) it corresponds to, recording how long each step took.
+disk and the version it corresponds to, recording how long each step took. :func:`probe` reads the
+current version without downloading, for refreshes.
 """
 
 from __future__ import annotations
@@ -9,36 +10,44 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import settings
+from . import registry, settings
 from .cache import ModelCache
 from .errors import ModelUnavailable
-from .sources import BlobSource, LocalSource, ModelSource, UrlSource
+from .sources import BlobSource, LocalSource, ModelSource, RegistrySource, UrlSource
 
 if TYPE_CHECKING:
     from .blobstore import BlobVersion, RemoteBlob
 
 _CHUNK = 1 << 20
+RetryNotice = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class FetchedModel:
     path: Path
-    version: str | None
+    etag: str | None  # the blob's ETag; None for local files
     cached: bool  # True when a blob was found in the cache (no download)
     size: int
+    model_version: str | None = None  # the registry version, for registered models
+    identity: str = ""  # what probe() returns for this exact version
 
 
 def fetch_model(
-    source: ModelSource, model: str, timings: dict[str, float], rejected: dict[str, str] | None = None
+    source: ModelSource,
+    model: str,
+    timings: dict[str, float],
+    rejected: dict[str, str] | None = None,
+    on_retry: RetryNotice | None = None,
 ) -> FetchedModel:
     """A verified local file holding the model's current version.
 
-    ``rejected`` maps blob ETags onnxruntime refused to the error to repeat: such a version is not
-    downloaded again, only a new one is.
+    ``rejected`` maps identities onnxruntime refused to the error to repeat: such a version is not
+    downloaded again, only a new one is. ``on_retry`` hears about each storage retry as it starts.
     """
     if isinstance(source, LocalSource):
         path = source.resolve()
@@ -47,33 +56,75 @@ def fetch_model(
                 f"model '{model}': file {path} does not exist; fix the source path (relative paths "
                 "start at the app root)"
             )
-        return FetchedModel(path=path, version=None, cached=False, size=path.stat().st_size)
-    return _fetch_blob(source, model, timings, rejected or {})
+        return FetchedModel(path, None, False, path.stat().st_size, identity=_local_identity(path))
+    if isinstance(source, RegistrySource):
+        blob_source, version = _registered(source, model)
+        fetched = _fetch_blob(blob_source, model, timings, rejected or {}, on_retry, prefix=f"{version}@")
+        return replace(fetched, model_version=version)
+    return _fetch_blob(source, model, timings, rejected or {}, on_retry, prefix="")
+
+
+def probe(source: ModelSource, model: str) -> str:
+    """The identity of the source's current version (a HEAD, no download): compare with a fetched one."""
+    if isinstance(source, LocalSource):
+        path = source.resolve()
+        return _local_identity(path) if path.is_file() else "missing"
+    from . import blobstore
+
+    prefix = ""
+    if isinstance(source, RegistrySource):
+        blob_source, version = _registered(source, model)
+        prefix, source = f"{version}@", blob_source
+    return prefix + blobstore.open_blob(source, model).properties().etag
+
+
+def _local_identity(path: Path) -> str:
+    stat = path.stat()
+    return f"local:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def _registered(source: RegistrySource, model: str) -> tuple[BlobSource, str]:
+    from . import blobstore
+
+    container = registry.container_name()
+    version = source.version
+    if version == registry.LATEST:
+        service = blobstore.service_client(source.connection, model, source.describe())
+        version = registry.resolve_latest(service.get_container_client(container), source.name, model)
+    return BlobSource(container, registry.model_blob(source.name, version), source.connection), version
 
 
 def _fetch_blob(
-    source: BlobSource | UrlSource, model: str, timings: dict[str, float], rejected: dict[str, str]
+    source: BlobSource | UrlSource,
+    model: str,
+    timings: dict[str, float],
+    rejected: dict[str, str],
+    on_retry: RetryNotice | None,
+    prefix: str,
 ) -> FetchedModel:
     start = time.perf_counter()
     from . import blobstore  # the storage SDK loads here, only for blob sources
 
     blob = blobstore.open_blob(source, model)
+    blob.on_retry = on_retry
     timings["sdk_ms"] = ms_since(start)
 
     start = time.perf_counter()
     version = blob.properties()
     timings["head_ms"] = ms_since(start)
-    if version.etag in rejected:
-        raise ModelUnavailable(rejected[version.etag])
+    identity = prefix + version.etag
+    if identity in rejected:
+        raise ModelUnavailable(rejected[identity])
 
     cache = ModelCache(settings.cache_dir())
     try:
-        return _from_cache_or_download(cache, blob, version, f"model '{model}' from {source.describe()}", timings)
+        fetched = _from_cache_or_download(cache, blob, version, f"model '{model}' from {source.describe()}", timings)
     except OSError as err:
         raise ModelUnavailable(
             f"model '{model}': the model cache folder {cache.root} is not usable ({err.strerror or err}); "
             f"set {settings.CACHE_DIR_SETTING} to a writable folder with room for the model"
         ) from None
+    return replace(fetched, identity=identity)
 
 
 def _from_cache_or_download(
@@ -81,7 +132,7 @@ def _from_cache_or_download(
 ) -> FetchedModel:
     cached = cache.lookup(blob.identity, version.etag, version.size)
     if cached is not None:
-        return FetchedModel(path=cached, version=version.etag, cached=True, size=version.size)
+        return FetchedModel(path=cached, etag=version.etag, cached=True, size=version.size)
 
     start = time.perf_counter()
 
@@ -92,7 +143,7 @@ def _from_cache_or_download(
         timings["verify_ms"] = ms_since(verify_started)
 
     path = cache.store(blob.identity, version.etag, lambda stream: blob.download_into(stream, version), verify)
-    return FetchedModel(path=path, version=version.etag, cached=False, size=version.size)
+    return FetchedModel(path=path, etag=version.etag, cached=False, size=version.size)
 
 
 def verify_file(path: Path, size: int, md5: bytes | None, sha256: str | None, description: str) -> None:

@@ -1,10 +1,17 @@
-"""``OnnxModel``: one object per model that owns source → cache → lazily created session.
+"""``OnnxModel``: one object per model that owns source → cache → session, loading and refreshing.
 
-Importing a generated module only builds this object from literals (no I/O). The first request
-loads the model: exactly one thread fetches and builds the session while concurrent requests wait
-for it (single-flight). A failed load is remembered for a few seconds so a burst of requests gets
-fast 503s instead of each retrying storage; the next request after that tries again, so service
-resumes without a restart once storage recovers.
+Importing a generated module only builds this object from literals (no I/O). Loading runs on a
+background thread, one at a time (single-flight: concurrent first requests share one download and
+one session). A request waits for it while it makes progress, but as soon as storage fails and the
+storage SDK's retry policy starts retrying, waiting requests get 503 + Retry-After while the retries
+go on in the background; a load that finally fails is remembered for ``FUNNX_RETRY_AFTER_SECONDS``,
+then the next request tries again, so service resumes without a restart.
+
+With ``refresh_seconds``, a request that finds the last version check older than that starts a
+background check (a HEAD, or the registry's latest pointer); a new version is downloaded, verified
+and its session built while the old one keeps serving, then swapped in one assignment; in-flight
+requests finish on the session they started with. With ``warmup``, the app starts loading the model
+when the worker starts instead of on the first request.
 """
 
 from __future__ import annotations
@@ -12,69 +19,146 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from . import registry, settings
+from . import catalog, settings
 from .errors import BadRequest, InferenceFailed, ModelUnavailable
-from .fetch import fetch_model, ms_since
-from .signature import ModelSignature, read_signature
-from .sources import LocalSource, ModelSource, parse_source
+from .loading import LoadedModel, load_model, ort_message
+from .session_options import SessionConfig, declared_config, effective_config
+from .sources import ModelSource, parse_source
 
 log = logging.getLogger("funnx.runtime")
 
+#: How long a request waits for a first load that is making progress (below the 230 s HTTP limit).
+LOAD_WAIT_SETTING = "FUNNX_LOAD_WAIT_SECONDS"
 
-@dataclass
-class LoadedModel:
-    """A ready session plus what was learnt while loading it."""
 
-    session: Any
-    signature: ModelSignature
-    version: str | None
-    path: Path
-    timings: dict[str, float] = field(default_factory=dict)
-    first_run_logged: bool = False
+class _Attempt:
+    """One background load: settled when it ends, or as soon as storage starts retrying."""
+
+    def __init__(self) -> None:
+        self.settled = threading.Event()
+        self.started = time.monotonic()
+        self.error: ModelUnavailable | None = None
+        self.retrying: str | None = None
 
 
 class OnnxModel:
-    """A model declared in a generated function module (name, source, connection setting)."""
+    """A model declared in a generated function module."""
 
-    def __init__(self, name: str, source: str, *, connection: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        *,
+        connection: str | None = None,
+        refresh_seconds: float | None = None,
+        warmup: bool = False,
+        session: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.source: ModelSource = parse_source(source, connection)
+        self.declared_session: SessionConfig = declared_config(name, session)
+        self._refresh_seconds = refresh_seconds
+        self._warmup = warmup
         self._lock = threading.Lock()
         self._loaded: LoadedModel | None = None
+        self._attempt: _Attempt | None = None
         self._failure: tuple[ModelUnavailable, float] | None = None
-        self._rejected: dict[str, str] = {}  # blob ETag → why onnxruntime refused it
-        registry.register(self)
+        self._rejected: dict[str, str] = {}  # version identity → why onnxruntime refused it
+        self._last_check = 0.0
+        self._refreshing = False
+        catalog.register(self)
 
     def __repr__(self) -> str:
         return f"OnnxModel(name={self.name!r}, source={self.source.describe()!r})"
 
+    # -- options (declared, overridable by app settings) -------------------------------------
+    @property
+    def warmup(self) -> bool:
+        raw = settings.model_setting(self.name, "warmup")
+        return raw.lower() in ("1", "true") if raw is not None else self._warmup
+
+    @property
+    def refresh_seconds(self) -> float | None:
+        raw = settings.model_setting(self.name, "refresh_seconds")
+        try:
+            value = float(raw) if raw is not None else self._refresh_seconds
+        except ValueError:
+            value = self._refresh_seconds
+        return value if value and value > 0 else None
+
+    # -- state ------------------------------------------------------------------------------
     @property
     def is_loaded(self) -> bool:
         return self._loaded is not None
 
+    @property
+    def state(self) -> str:
+        """idle (never asked for), loading, ready or failed."""
+        if self._loaded is not None:
+            return "ready"
+        if self._attempt is not None:
+            return "loading"
+        return "failed" if self._failure is not None else "idle"
+
+    def start_loading(self) -> None:
+        """Begin loading in the background (warmup); returns at once."""
+        with self._lock:
+            if self._loaded is None and self._attempt is None:
+                self._begin_attempt()
+
+    # -- loading ------------------------------------------------------------------------------
     def get(self) -> LoadedModel:
-        """The loaded model, loading it first if needed (raises ModelUnavailable → 503)."""
+        """The loaded model (raises ModelUnavailable → 503 while it cannot be served)."""
         loaded = self._loaded
         if loaded is not None:
+            self._refresh_if_due(loaded)
             return loaded
         with self._lock:
             if self._loaded is not None:
                 return self._loaded
             self._raise_recent_failure()
-            try:
-                self._loaded = self._load()
-            except Exception as err:
-                failure = err if isinstance(err, ModelUnavailable) else self._unexpected(err)
-                failure.retry_after = settings.retry_after_seconds()
-                self._failure = (failure, time.monotonic())
-                log.warning("funnx model load failed: %s", failure.message)
-                raise failure from None
-            self._failure = None
+            attempt = self._attempt or self._begin_attempt()
+        wait = settings.positive_number(LOAD_WAIT_SETTING, 200.0) - (time.monotonic() - attempt.started)
+        if not attempt.settled.wait(max(wait, 0.0)):
+            raise ModelUnavailable(
+                f"model '{self.name}' is still loading after {time.monotonic() - attempt.started:.0f} s; retry shortly",
+                retry_after=5,
+            )
+        if self._loaded is not None:
             return self._loaded
+        if attempt.error is not None:
+            raise ModelUnavailable(attempt.error.message, retry_after=attempt.error.retry_after)
+        raise ModelUnavailable(f"{attempt.retrying} in the background", retry_after=settings.retry_after_seconds())
+
+    def _begin_attempt(self) -> _Attempt:
+        attempt = self._attempt = _Attempt()
+        threading.Thread(target=self._run_attempt, args=(attempt,), name=f"funnx-load-{self.name}", daemon=True).start()
+        return attempt
+
+    def _run_attempt(self, attempt: _Attempt) -> None:
+        def on_retry(reason: str) -> None:
+            attempt.retrying = reason
+            attempt.settled.set()  # waiting requests get their 503 now; the retries go on here
+
+        try:
+            loaded = load_model(
+                self.name, self.source, effective_config(self.name, self.declared_session), self._rejected, on_retry
+            )
+        except Exception as err:
+            failure = err if isinstance(err, ModelUnavailable) else self._unexpected(err)
+            failure.retry_after = settings.retry_after_seconds()
+            log.warning("funnx model load failed: %s", failure.message)
+            with self._lock:
+                self._failure, self._attempt = (failure, time.monotonic()), None
+            attempt.error = failure
+        else:
+            with self._lock:
+                self._loaded, self._attempt, self._failure = loaded, None, None
+                self._last_check = time.monotonic()
+        finally:
+            attempt.settled.set()
 
     def _unexpected(self, err: Exception) -> ModelUnavailable:
         log.error("funnx model load failed unexpectedly: model=%s", self.name, exc_info=err)
@@ -90,67 +174,46 @@ class OnnxModel:
         if remaining > 0:
             raise ModelUnavailable(err.message, retry_after=remaining)
 
-    def _load(self) -> LoadedModel:
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        fetched = fetch_model(self.source, self.name, timings, self._rejected)
-        session_started = time.perf_counter()
-        try:
-            session = self._create_session(fetched.path)
-        except ModelUnavailable as err:
-            if not fetched.cached:
-                self._remember_rejection(fetched.version, err)
-                raise
-            # A cached copy onnxruntime rejects (disk damage): it was removed, so fetch afresh once.
-            log.warning("funnx cached model rejected by onnxruntime, downloading again: model=%s", self.name)
-            fetched = fetch_model(self.source, self.name, timings, self._rejected)
-            session_started = time.perf_counter()
-            try:
-                session = self._create_session(fetched.path)
-            except ModelUnavailable as again:
-                self._remember_rejection(fetched.version, again)
-                raise
-        timings["session_ms"] = ms_since(session_started)
-        timings["total_ms"] = ms_since(started)
-        loaded = LoadedModel(session, read_signature(session), fetched.version, fetched.path, timings)
-        details = " ".join(f"{key}={value}" for key, value in timings.items())
-        cache = "local" if isinstance(self.source, LocalSource) else ("hit" if fetched.cached else "miss")
-        log.info(
-            "funnx model loaded: model=%s source=%s version=%s cache=%s bytes=%d %s",
-            self.name,
-            self.source.describe(),
-            fetched.version,
-            cache,
-            fetched.size,
-            details,
-        )
-        return loaded
+    # -- refresh ------------------------------------------------------------------------------
+    def _refresh_if_due(self, loaded: LoadedModel) -> None:
+        every = self.refresh_seconds
+        if every is None or self._refreshing or time.monotonic() - self._last_check < every:
+            return
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+        threading.Thread(target=self._refresh, args=(loaded,), name=f"funnx-refresh-{self.name}", daemon=True).start()
 
-    def _remember_rejection(self, version: str | None, err: ModelUnavailable) -> None:
-        """A blob version onnxruntime refused is not downloaded again; a new version will be."""
-        if version is not None:
-            self._rejected[version] = f"{err.message} (blob version {version}; upload a fixed model)"
-
-    def _create_session(self, path: Path) -> Any:
-        import onnxruntime as ort  # imported on first load, keeping function indexing fast
+    def _refresh(self, current: LoadedModel) -> None:
+        from .fetch import probe
 
         try:
-            return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            if probe(self.source, self.name) == current.identity:
+                return
+            fresh = load_model(
+                self.name, self.source, effective_config(self.name, self.declared_session), self._rejected
+            )
+            self._loaded = fresh  # one assignment: requests already running keep the old session
+            log.info(
+                "funnx model refreshed: model=%s from=%s to=%s", self.name, current.version_label, fresh.version_label
+            )
         except Exception as err:
-            if not isinstance(self.source, LocalSource):
-                path.unlink(missing_ok=True)  # never keep a file onnxruntime rejects in the cache
-            raise ModelUnavailable(
-                f"model '{self.name}': onnxruntime cannot load {self.source.describe()}: {_ort_message(err)}"
-            ) from None
+            message = err.message if isinstance(err, ModelUnavailable) else type(err).__name__
+            log.warning("funnx model refresh failed, still serving %s: %s", current.version_label, message)
+        finally:
+            self._last_check = time.monotonic()
+            self._refreshing = False
 
-    def run(self, feeds: dict[str, Any], output_names: list[str] | None = None) -> tuple[list[Any], float]:
-        """Run inference; returns (outputs, seconds). ORT's INVALID_ARGUMENT becomes a 400."""
+    # -- inference ----------------------------------------------------------------------------
+    def run(self, feeds: dict[str, Any], output_names: list[str] | None = None) -> tuple[list[Any], float, LoadedModel]:
+        """Run inference; returns (outputs, seconds, the version used). INVALID_ARGUMENT → 400."""
         loaded = self.get()
         started = time.perf_counter()
         try:
             outputs = loaded.session.run(output_names, feeds)
         except Exception as err:
-            message = _ort_message(err)
+            message = ort_message(err)
             if type(err).__name__ == "InvalidArgument":
                 raise BadRequest(f"model '{self.name}' rejected the input: {message}") from None
             log.exception("funnx inference failed: model=%s", self.name)
@@ -160,12 +223,4 @@ class OnnxModel:
             loaded.first_run_logged = True
             loaded.timings["first_run_ms"] = round(elapsed * 1000, 2)
             log.info("funnx first inference: model=%s first_run_ms=%s", self.name, loaded.timings["first_run_ms"])
-        return list(outputs), elapsed
-
-
-def _ort_message(err: Exception) -> str:
-    """onnxruntime's message without its '[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :' prefix."""
-    text = str(err).strip()
-    if text.startswith("[ONNXRuntimeError]"):
-        text = text.split(" : ", 3)[-1]
-    return " ".join(text.split())
+        return list(outputs), elapsed, loaded

@@ -15,13 +15,13 @@ import azure.functions as func
 
 from framework import __version__
 
-from . import registry, settings
+from . import catalog, settings
 from .compression import choose_encoding, decode_body, encode_body
 from .datatypes import wire_name
 from .errors import NotFound, PayloadTooLarge
 from .model import OnnxModel
 from .oip_codec import HEADER_LENGTH, encode_infer_response, parse_infer_request
-from .responses import error_response, json_response
+from .responses import VERSION_HEADER, error_response, json_response
 from .signature import TensorSpec
 from .tensors import check_feeds
 
@@ -42,7 +42,11 @@ def model_endpoint(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse
         parts = [p for p in (req.route_params.get("rest") or "").split("/") if p]
         if parts[:1] == ["versions"]:
             version = parts[1] if len(parts) > 1 else ""
-            raise NotFound(f"model '{model.name}' has no version '{version}': it is not versioned")
+            served = model.get().model_version
+            if version != served:
+                what = f"it serves version {served}" if served else "it is not a registered, versioned model"
+                raise NotFound(f"model '{model.name}' has no version '{version}': {what}")
+            parts = parts[2:]
         action = "/".join(parts)
         if action == "infer":
             return infer(req, model) if req.method == "POST" else _method_not_allowed("POST")
@@ -64,17 +68,18 @@ def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
 
 
 def model_metadata(model: OnnxModel) -> dict[str, Any]:
-    signature = model.get().signature
+    loaded = model.get()
+    signature = loaded.signature
     return {
         "name": model.name,
-        "versions": [],
+        "versions": [loaded.model_version] if loaded.model_version else [],
         "platform": PLATFORM,
         "inputs": [_tensor_metadata(spec) for spec in signature.inputs],
         "outputs": [_tensor_metadata(spec) for spec in signature.outputs],
     }
 
 
-def infer(req: func.HttpRequest, model: OnnxModel, version: str | None = None) -> func.HttpResponse:
+def infer(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     body = req.get_body()
     if len(body) > settings.body_limit():
         raise PayloadTooLarge(f"request body is over {settings.body_limit()} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)")
@@ -82,9 +87,10 @@ def infer(req: func.HttpRequest, model: OnnxModel, version: str | None = None) -
     loaded = model.get()
     request = parse_infer_request(body, req.headers.get(HEADER_LENGTH), loaded.signature, model.name)
     feeds = check_feeds(request.inputs, loaded.signature, model.name)
-    outputs, _seconds = model.run(feeds, request.outputs)
-    names = request.outputs or loaded.signature.output_names
-    payload, headers = encode_infer_response(model.name, version, request, names, outputs)
+    outputs, _seconds, used = model.run(feeds, request.outputs)
+    names = request.outputs or used.signature.output_names
+    payload, headers = encode_infer_response(model.name, used.model_version, request, names, outputs)
+    headers[VERSION_HEADER] = used.version_label
     encoding = choose_encoding(req.headers.get("accept-encoding"))
     if encoding is not None:
         payload = encode_body(payload, encoding)
@@ -98,7 +104,7 @@ def server_endpoint(req: func.HttpRequest) -> func.HttpResponse:
         rest = "/".join(p for p in (req.route_params.get("rest") or "").split("/") if p)
         if rest.startswith("models/"):
             name = rest.split("/")[1]
-            known = ", ".join(sorted(registry.models())) or "none"
+            known = ", ".join(sorted(catalog.models())) or "none"
             raise NotFound(f"model '{name}' not found; this app serves: {known}")
         if req.method != "GET":
             return _method_not_allowed("GET")

@@ -14,7 +14,7 @@ import azure.functions as func
 
 from framework import __version__
 
-from . import registry, settings
+from . import catalog, settings
 from .datatypes import WIRE_TO_NUMPY, wire_name
 from .hostconfig import read_host_json, route_prefix
 from .model import OnnxModel
@@ -234,7 +234,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document for every model this process serves (loading each model)."""
     prefix = route_prefix(read_host_json(settings.app_root()))
     paths: dict[str, Any] = {}
-    for entry in registry.entries():
+    for entry in catalog.entries():
         secured = entry.auth_level != "anonymous"
         if entry.route is not None:
             paths.update(_simple_paths(entry.model, entry.route, secured))

@@ -20,6 +20,8 @@ from .tensors import finite_or_none
 log = logging.getLogger("funnx.runtime")
 
 JSON = "application/json"
+#: On every prediction and metadata reply: which version of the model answered.
+VERSION_HEADER = "X-Model-Version"
 
 
 def dumps(payload: Any) -> bytes:

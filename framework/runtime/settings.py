@@ -8,6 +8,7 @@ so tests and the emulator can set them after importing the app.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "funnx-models"
 
 
-def _positive_number(name: str, default: float) -> float:
+def positive_number(name: str, default: float) -> float:
     raw = get(name)
     if raw is None:
         return default
@@ -49,11 +50,17 @@ def _positive_number(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
+def model_setting(model: str, option: str) -> str | None:
+    """App setting ``FUNNX_<MODEL>_<OPTION>`` (model name upper-cased, other characters as '_')."""
+    key = re.sub(r"[^A-Za-z0-9]", "_", model).upper()
+    return get(f"FUNNX_{key}_{option.upper()}")
+
+
 def body_limit() -> int:
     """Largest request body accepted, in bytes."""
-    return int(_positive_number(BODY_LIMIT_SETTING, DEFAULT_BODY_LIMIT))
+    return int(positive_number(BODY_LIMIT_SETTING, DEFAULT_BODY_LIMIT))
 
 
 def retry_after_seconds() -> float:
     """How long a failed model load is remembered before the next request tries again."""
-    return _positive_number(RETRY_AFTER_SETTING, 2.0)
+    return positive_number(RETRY_AFTER_SETTING, 2.0)

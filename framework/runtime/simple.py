@@ -20,7 +20,7 @@ import azure.functions as func
 from . import settings
 from .errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
 from .model import OnnxModel
-from .responses import error_response, json_response
+from .responses import VERSION_HEADER, error_response, json_response
 from .signature import ModelSignature
 from .tensors import check_feeds, json_to_array, to_jsonable
 
@@ -51,12 +51,13 @@ def predict(
         if not isinstance(feeds, Mapping):
             raise InferenceFailed("preprocess must return a dict of input name → array")
         feeds = check_feeds(feeds, loaded.signature, model.name)
-        outputs, seconds = model.run(feeds, request.outputs)
-        names = request.outputs or loaded.signature.output_names
+        outputs, seconds, used = model.run(feeds, request.outputs)
+        names = request.outputs or used.signature.output_names
         result: Any = dict(zip(names, outputs, strict=True))
         if postprocess:
             result = _call_hook("postprocess", postprocess, result)
-        return json_response({"result": shape_result(result, request.named), "time": seconds})
+        payload = {"result": shape_result(result, request.named), "time": seconds}
+        return json_response(payload, headers={VERSION_HEADER: used.version_label})
     except Exception as err:
         return error_response(err)
 
@@ -70,7 +71,8 @@ def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
         payload = {
             "name": model.name,
             "source": model.source.describe(),
-            "etag": loaded.version,
+            "etag": loaded.etag,
+            "served_version": loaded.version_label,
             "inputs": [spec.as_dict() for spec in signature.inputs],
             "outputs": [spec.as_dict() for spec in signature.outputs],
             **{
@@ -78,9 +80,10 @@ def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
                 for key in ("producer", "graph_name", "graph_description", "domain", "description", "version")
             },
             "metadata": meta["custom_metadata"],
+            "state": model.state,
             "load_ms": loaded.timings,
         }
-        return json_response(payload)
+        return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
     except Exception as err:
         return error_response(err)
 

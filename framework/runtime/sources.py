@@ -5,7 +5,9 @@ Three kinds, following conventions Azure users already know:
 * a local file path, relative to the app root (``AzureWebJobsScriptRoot``) or absolute;
 * ``az://<container>/<blob path>`` (the fsspec/adlfs scheme), read through a named connection
   setting, by default ``AzureWebJobsStorage`` like Functions bindings;
-* an ``https://`` blob URL; a SAS token for it lives in an app setting, never in code.
+* an ``https://`` blob URL; a SAS token for it lives in an app setting, never in code;
+* ``<name>:<version>`` or ``<name>:latest``: a model in the registry (:mod:`.registry`), read
+  through the connection setting like ``az://`` sources.
 """
 
 from __future__ import annotations
@@ -62,7 +64,20 @@ class UrlSource:
         return self.url
 
 
-ModelSource = LocalSource | BlobSource | UrlSource
+@dataclass(frozen=True)
+class RegistrySource:
+    """A registered model version (``latest`` follows the registry's pointer)."""
+
+    name: str
+    version: str
+    connection: str
+
+    def describe(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+ModelSource = LocalSource | BlobSource | UrlSource | RegistrySource
+_REGISTERED = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.-]{0,127}):(?P<version>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 
 
 def check_setting_name(name: str) -> str:
@@ -93,10 +108,13 @@ def parse_source(text: str, connection: str | None = None) -> ModelSource:
         return _parse_az(text, connection or DEFAULT_CONNECTION)
     if scheme in ("https", "http"):
         return _parse_url(text, connection)
+    registered = _REGISTERED.match(text)
+    if registered and not registered["name"].lower().endswith(".onnx"):
+        return RegistrySource(registered["name"], registered["version"], connection or DEFAULT_CONNECTION)
     if scheme:
         raise ConfigurationError(
-            f"unsupported model source scheme '{scheme}://': use a local path, az://<container>/<blob> "
-            "or an https:// blob URL"
+            f"unsupported model source scheme '{scheme}://': use a local path, az://<container>/<blob>, "
+            "an https:// blob URL or a registered <name>:<version>"
         )
     if any(ord(ch) < 32 for ch in text):
         raise ConfigurationError("model path contains control characters")

@@ -1,0 +1,122 @@
+"""One load of a model: fetch a verified file, build the session, read the signature, log the timeline.
+
+Each load logs one structured line (sdk import, HEAD, download, verify, session creation; the
+first run is logged by the model when it happens), so a cold start is visible in the function logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .errors import ModelUnavailable
+from .fetch import FetchedModel, RetryNotice, fetch_model, ms_since
+from .session_options import SessionConfig, create_session
+from .signature import ModelSignature, read_signature
+from .sources import LocalSource, ModelSource
+
+log = logging.getLogger("funnx.runtime")
+
+
+@dataclass
+class LoadedModel:
+    """A ready session plus what was learnt while loading it."""
+
+    session: Any
+    signature: ModelSignature
+    etag: str | None
+    model_version: str | None
+    identity: str
+    path: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    first_run_logged: bool = False
+
+    @property
+    def version_label(self) -> str:
+        """What responses report as the model version: the registry version, else the ETag."""
+        return self.model_version or (self.etag or "local").strip('"')
+
+
+def ort_message(err: Exception) -> str:
+    """onnxruntime's message without its '[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :' prefix."""
+    text = str(err).strip()
+    if text.startswith("[ONNXRuntimeError]"):
+        text = text.split(" : ", 3)[-1]
+    return " ".join(text.split())
+
+
+def load_model(
+    name: str,
+    source: ModelSource,
+    config: SessionConfig,
+    rejected: dict[str, str],
+    on_retry: RetryNotice | None = None,
+) -> LoadedModel:
+    """Fetch and open one version; a version onnxruntime refuses is remembered in ``rejected``."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    fetched = fetch_model(source, name, timings, rejected, on_retry)
+    session_started = time.perf_counter()
+    try:
+        session = _session(name, source, fetched, config, timings)
+    except ModelUnavailable as err:
+        if not fetched.cached:
+            _reject(rejected, fetched, err)
+            raise
+        # A cached copy onnxruntime rejects (disk damage) was removed: fetch afresh, once.
+        log.warning("funnx cached model rejected by onnxruntime, downloading again: model=%s", name)
+        fetched = fetch_model(source, name, timings, rejected, on_retry)
+        session_started = time.perf_counter()
+        try:
+            session = _session(name, source, fetched, config, timings)
+        except ModelUnavailable as again:
+            _reject(rejected, fetched, again)
+            raise
+    timings["session_ms"] = ms_since(session_started)
+    timings["total_ms"] = ms_since(started)
+    loaded = LoadedModel(
+        session, read_signature(session), fetched.etag, fetched.model_version, fetched.identity, fetched.path, timings
+    )
+    cache = "local" if isinstance(source, LocalSource) else ("hit" if fetched.cached else "miss")
+    log.info(
+        "funnx model loaded: model=%s source=%s version=%s cache=%s bytes=%d %s",
+        name, source.describe(), loaded.version_label, cache, fetched.size,
+        " ".join(f"{key}={value}" for key, value in timings.items()),
+    )  # fmt: skip
+    return loaded
+
+
+def _reject(rejected: dict[str, str], fetched: FetchedModel, err: ModelUnavailable) -> None:
+    """A blob version onnxruntime refused is not downloaded again; a new version will be."""
+    if fetched.etag is not None:
+        rejected[fetched.identity] = f"{err.message} (blob version {fetched.etag}; upload a fixed model)"
+
+
+def _session(
+    name: str, source: ModelSource, fetched: FetchedModel, config: SessionConfig, timings: dict[str, float]
+) -> Any:
+    started = time.perf_counter()
+    import onnxruntime  # noqa: F401  (loaded with the first model, keeping function indexing fast)
+
+    if (imported := ms_since(started)) > 1:
+        timings["ort_import_ms"] = imported
+    optimized = None
+    if config.optimized_model_cache:
+        key = hashlib.sha256(f"{fetched.identity}|{fetched.path}|{config}".encode()).hexdigest()[:32]
+        optimized = settings.cache_dir() / f"{key}.optimized.onnx"
+        optimized.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return create_session(fetched.path, config, name, optimized)
+    except ModelUnavailable:
+        raise
+    except Exception as err:
+        if not isinstance(source, LocalSource):
+            fetched.path.unlink(missing_ok=True)  # never keep a file onnxruntime rejects in the cache
+        raise ModelUnavailable(
+            f"model '{name}': onnxruntime cannot load {source.describe()}: {ort_message(err)}"
+        ) from None
