@@ -20,7 +20,12 @@ MODEL = OnnxModel(
     name="iris",
     source="az://models/iris.onnx",
     connection="AzureWebJobsStorage",
+    refresh_seconds=None,  # look for a new version this often (None: never)
+    warmup=False,  # load when the worker starts, not on the first request
+    session={},  # onnxruntime options, e.g. {"intra_op_threads": 2}
 )
+# App settings override these without a redeploy: FUNNX_IRIS_REFRESH_SECONDS,
+# FUNNX_IRIS_WARMUP, FUNNX_IRIS_INTRA_OP_THREADS and the other session options.
 ROUTE = "iris"
 OIP_ROUTE = "v2/models/iris/{*rest}"
 AUTH_LEVEL = func.AuthLevel.FUNCTION

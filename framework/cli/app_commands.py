@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from framework.generator import plan_init, plan_new, validate_new, write_files
+from framework.runtime.session_options import EXECUTION_MODES, OPTIMIZATION_LEVELS
 
 from .group import cli
 from .options import APP_OPTION
@@ -33,8 +34,8 @@ def init(directory: Path, force: bool) -> None:
     "source",
     required=True,
     metavar="SOURCE",
-    help="A local .onnx file, az://<container>/<blob>, or an https blob URL "
-    "(a SAS token is moved to local.settings.json).",
+    help="A local .onnx file, az://<container>/<blob>, an https blob URL (a SAS token is moved to "
+    "local.settings.json), or a registered NAME:VERSION / NAME:latest.",
 )
 @click.option(
     "--connection",
@@ -49,6 +50,19 @@ def init(directory: Path, force: bool) -> None:
     type=click.Choice(["function", "anonymous", "admin"], case_sensitive=False),
     help="Key required in Azure.",
 )
+@click.option(
+    "--refresh-seconds", type=float, help="Check for a new model version this often, swapping it in without downtime."
+)
+@click.option("--warmup", is_flag=True, help="Load the model when the worker starts instead of on the first request.")
+@click.option("--intra-op-threads", type=int, help="onnxruntime threads per inference (default: see README).")
+@click.option("--inter-op-threads", type=int, help="onnxruntime threads across graph branches (default 1).")
+@click.option("--execution-mode", type=click.Choice(EXECUTION_MODES), help="Sequential (default) or parallel.")
+@click.option(
+    "--graph-optimization", type=click.Choice(OPTIMIZATION_LEVELS), help="Graph optimisation level (default all)."
+)
+@click.option("--providers", help="Execution providers, comma-separated (default cpu; e.g. cuda,cpu).")
+@click.option("--no-memory-arena", is_flag=True, help="Disable onnxruntime's CPU memory arena.")
+@click.option("--optimized-model-cache", is_flag=True, help="Keep the optimised graph on disk for faster cold starts.")
 @APP_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the files that would be written; write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing function module.")
@@ -58,12 +72,33 @@ def new(
     connection: str | None,
     route: str | None,
     auth_level: str,
+    refresh_seconds: float | None,
+    warmup: bool,
+    intra_op_threads: int | None,
+    inter_op_threads: int | None,
+    execution_mode: str | None,
+    graph_optimization: str | None,
+    providers: str | None,
+    no_memory_arena: bool,
+    optimized_model_cache: bool,
     app_dir: Path,
     dry_run: bool,
     force: bool,
 ) -> None:
     """Add an HTTP function serving the ONNX model SOURCE as NAME."""
-    fn = validate_new(app_dir, name, source, connection=connection, route=route, auth_level=auth_level, force=force)
+    session = {
+        "intra_op_threads": intra_op_threads,
+        "inter_op_threads": inter_op_threads,
+        "execution_mode": execution_mode,
+        "graph_optimization": graph_optimization,
+        "providers": providers.split(",") if providers else None,
+        "memory_arena": False if no_memory_arena else None,
+        "optimized_model_cache": True if optimized_model_cache else None,
+    }
+    fn = validate_new(
+        app_dir, name, source, connection=connection, route=route, auth_level=auth_level, force=force,
+        refresh_seconds=refresh_seconds, warmup=warmup, session=session,
+    )  # fmt: skip
     files = plan_new(fn)
     if dry_run:
         for planned in files:

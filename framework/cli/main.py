@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import app_commands, invoke_command, openapi_command, serve_commands  # noqa: F401  (registers the commands)
+from . import app_commands, invoke_command, model_commands, openapi_command, serve_commands  # noqa: F401
 from .group import cli
 
 

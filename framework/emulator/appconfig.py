@@ -7,8 +7,10 @@ encrypted files cannot be read off Windows, so both are clear errors here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,3 +82,15 @@ def restore_environment(previous: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@contextlib.contextmanager
+def local_settings_applied(app_dir: Path) -> Iterator[LocalSettings]:
+    """An app's local.settings.json Values in the environment (existing variables win) for a block,
+    for commands that reach storage through the same settings the app uses."""
+    local = read_local_settings(app_dir)
+    previous = apply_values(local.values)
+    try:
+        yield local
+    finally:
+        restore_environment(previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,10 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         route=fn.route,
         auth_member=fn.auth_level,
         metadata_function=f"{fn.name}_metadata",
+        refresh_seconds=fn.refresh_seconds,
+        warmup=fn.warmup,
+        session=fn.session,
+        setting_key=re.sub(r"[^A-Za-z0-9]", "_", fn.name).upper(),
         oip_function=f"{fn.name}_v2",
         oip_route=f"v2/models/{fn.name}/{{*rest}}",
         oip_url_path=f"{prefix}/v2/models/{fn.name}" if prefix else f"v2/models/{fn.name}",

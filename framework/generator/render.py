@@ -7,6 +7,7 @@ through ``comment``, which refuses line breaks.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,12 @@ def py_literal(value: Any) -> str:
         return f'"{text[1:-1]}"' if text.startswith("'") and '"' not in value else text
     if value is None or isinstance(value, bool | int):
         return repr(value)
-    if isinstance(value, list):
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(py_literal(item) for item in value) + "]"
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return "{" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"refusing to render {type(value).__name__} into Python source")
 
 

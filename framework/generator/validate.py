@@ -8,10 +8,12 @@ deployed code agree on what is valid; a local model must load in onnxruntime.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from framework.runtime.errors import FunnxError
+from framework.runtime.session_options import declared_config
 from framework.runtime.signature import ModelSignature
 from framework.runtime.sources import DEFAULT_CONNECTION, LocalSource, parse_source, split_sas
 
@@ -42,6 +44,9 @@ class NewFunction:
     signature: ModelSignature | None
     deploy_warning: str | None  # why a local model file would not be deployed with the app
     force: bool = False
+    refresh_seconds: float | None = None
+    warmup: bool = False
+    session: dict[str, Any] = field(default_factory=dict)
 
     @property
     def module_path(self) -> Path:
@@ -72,6 +77,9 @@ def validate_new(
     route: str | None = None,
     auth_level: str = "function",
     force: bool = False,
+    refresh_seconds: float | None = None,
+    warmup: bool = False,
+    session: dict[str, Any] | None = None,
 ) -> NewFunction:
     """Validate `funnx new` arguments; raises GeneratorError listing every problem."""
     problems = check_app_dir(app_dir)
@@ -83,6 +91,14 @@ def validate_new(
     if level not in AUTH_LEVELS:
         problems.append(f"invalid auth level {auth_level!r}: choose function, anonymous or admin")
     source = _choose_source(app_dir, name, model, connection, problems)
+    if refresh_seconds is not None and not refresh_seconds > 0:
+        problems.append(f"--refresh-seconds must be a positive number, not {refresh_seconds}")
+    session = {key: value for key, value in (session or {}).items() if value is not None}
+    try:
+        config = declared_config(name, session)
+        session = {key: getattr(config, key) for key in session}  # normalised, e.g. provider aliases
+    except FunnxError as err:
+        problems.append(err.message)
     module = module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
     test = app_dir / "tests" / f"test_{module}.py"
@@ -96,6 +112,7 @@ def validate_new(
     return NewFunction(
         app_dir, name, module, route, AUTH_LEVELS[level],
         source.declared, source.connection, source.sas_token, source.signature, source.deploy_warning, force,
+        refresh_seconds, warmup, session,
     )  # fmt: skip
 
 

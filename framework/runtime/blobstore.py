@@ -68,7 +68,7 @@ def _client_options() -> dict[str, Any]:
     # Retries run in the model's background load, never on a request: requests get 503 as soon as the
     # first retry starts (see model.py). The SDK default (10 retries from a 15 s backoff) would keep a
     # load busy for minutes; four retries (after ~1, 3, 5 and 9 s), then the model's retry window.
-    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=4, random_jitter_range=0.5)
+    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=4, random_jitter_range=1)
     return {"retry_policy": retry, "connection_timeout": 10, "read_timeout": 120}
 
 

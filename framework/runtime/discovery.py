@@ -10,12 +10,14 @@ OpenAPI document (``openapi.json``), both anonymous like health probes and API d
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from types import ModuleType
 
 import azure.functions as func
 
 from . import catalog
+from .errors import FunnxError
 from .model import OnnxModel
 
 
@@ -33,6 +35,11 @@ def register_blueprints(app: func.FunctionApp, package: str = "functions_app") -
             registered.append(module.__name__)
             _record_route(module)
     app.register_functions(_app_endpoints())
+    warm = [model for model in catalog.models().values() if model.warmup]
+    if warm:
+        app.register_functions(_warmup_trigger())
+        for model in warm:  # plans without the warmup trigger: load in the background from app start
+            model.start_loading()
     return registered
 
 
@@ -41,6 +48,24 @@ def _record_route(module: ModuleType) -> None:
     model, route, level = (getattr(module, name, None) for name in ("MODEL", "ROUTE", "AUTH_LEVEL"))
     if isinstance(model, OnnxModel) and isinstance(route, str):
         catalog.set_route(model, route, str(getattr(level, "value", level or "function")).lower())
+
+
+def _warmup_trigger() -> func.Blueprint:
+    """The Functions warmup trigger (Premium, Dedicated, Flex always-ready instances): the host calls it
+    when an instance is added, before sending it traffic; it returns once the warmup models loaded."""
+    warmup = func.Blueprint()  # type: ignore[no-untyped-call]
+
+    @warmup.function_name("funnx_warmup")
+    @warmup.warm_up_trigger("warmup")
+    def funnx_warmup(warmup) -> None:  # type: ignore[no-untyped-def]  # unannotated, as in Microsoft's sample
+        for model in catalog.models().values():
+            if model.warmup:
+                try:
+                    model.get()
+                except FunnxError as err:
+                    logging.getLogger("funnx.runtime").warning("funnx warmup: %s", err.message)
+
+    return warmup
 
 
 def _app_endpoints() -> func.Blueprint:

@@ -37,16 +37,18 @@ class PayloadTooLarge(FunnxError):
 
 
 class ModelUnavailable(FunnxError):
-    """The model cannot be loaded right now (storage unreachable, blob missing, bad settings).
+    """The model cannot be served right now (loading, storage unreachable, blob missing, bad settings).
 
-    Answered with 503 and ``Retry-After`` so clients and load balancers back off and retry.
+    Answered with 503 and ``Retry-After`` so clients and load balancers back off and retry; ``state``
+    (loading or failed) goes into the JSON body next to the error.
     """
 
     status = 503
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+    def __init__(self, message: str, retry_after: float = 1.0, state: str = "failed") -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.state = state
 
 
 class InferenceFailed(FunnxError):

@@ -33,6 +33,7 @@ class LoadedModel:
     model_version: str | None
     identity: str
     path: Path
+    config: SessionConfig
     timings: dict[str, float] = field(default_factory=dict)
     first_run_logged: bool = False
 
@@ -80,8 +81,9 @@ def load_model(
     timings["session_ms"] = ms_since(session_started)
     timings["total_ms"] = ms_since(started)
     loaded = LoadedModel(
-        session, read_signature(session), fetched.etag, fetched.model_version, fetched.identity, fetched.path, timings
-    )
+        session, read_signature(session), fetched.etag, fetched.model_version, fetched.identity, fetched.path, config,
+        timings,
+    )  # fmt: skip
     cache = "local" if isinstance(source, LocalSource) else ("hit" if fetched.cached else "miss")
     log.info(
         "funnx model loaded: model=%s source=%s version=%s cache=%s bytes=%d %s",

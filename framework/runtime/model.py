@@ -102,6 +102,39 @@ class OnnxModel:
             return "loading"
         return "failed" if self._failure is not None else "idle"
 
+    def ready(self, settle_seconds: float = 1.0) -> LoadedModel:
+        """The loaded model, without waiting for a load: readiness probes and metadata use this.
+
+        Starts a load if none is running; waits briefly for it to settle so an immediate failure is
+        reported as such, else answers 503 with state "loading".
+        """
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            self._raise_recent_failure()
+            attempt = self._attempt or self._begin_attempt()
+        attempt.settled.wait(settle_seconds)
+        return self._settled(attempt) if attempt.settled.is_set() else self._still_loading(attempt)
+
+    def _still_loading(self, attempt: _Attempt) -> LoadedModel:
+        raise ModelUnavailable(
+            f"model '{self.name}' is loading ({time.monotonic() - attempt.started:.1f} s so far); retry shortly",
+            retry_after=1,
+            state="loading",
+        )
+
+    def _settled(self, attempt: _Attempt) -> LoadedModel:
+        if self._loaded is not None:
+            return self._loaded
+        if attempt.error is not None:
+            raise ModelUnavailable(attempt.error.message, retry_after=attempt.error.retry_after)
+        raise ModelUnavailable(
+            f"{attempt.retrying} in the background", retry_after=settings.retry_after_seconds(), state="loading"
+        )
+
     def start_loading(self) -> None:
         """Begin loading in the background (warmup); returns at once."""
         with self._lock:
@@ -122,15 +155,8 @@ class OnnxModel:
             attempt = self._attempt or self._begin_attempt()
         wait = settings.positive_number(LOAD_WAIT_SETTING, 200.0) - (time.monotonic() - attempt.started)
         if not attempt.settled.wait(max(wait, 0.0)):
-            raise ModelUnavailable(
-                f"model '{self.name}' is still loading after {time.monotonic() - attempt.started:.0f} s; retry shortly",
-                retry_after=5,
-            )
-        if self._loaded is not None:
-            return self._loaded
-        if attempt.error is not None:
-            raise ModelUnavailable(attempt.error.message, retry_after=attempt.error.retry_after)
-        raise ModelUnavailable(f"{attempt.retrying} in the background", retry_after=settings.retry_after_seconds())
+            return self._still_loading(attempt)
+        return self._settled(attempt)
 
     def _begin_attempt(self) -> _Attempt:
         attempt = self._attempt = _Attempt()

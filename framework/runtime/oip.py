@@ -54,9 +54,9 @@ def model_endpoint(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse
             return _method_not_allowed("GET")
         if action == "":
             return json_response(model_metadata(model))
-        if action == "ready":
-            model.get()  # loads it if needed: a model is ready when it can serve
-            return json_response({"name": model.name, "ready": True})
+        if action == "ready":  # a probe: starts loading if needed, never waits for a long load
+            loaded = model.ready()
+            return json_response({"name": model.name, "ready": True, "load_ms": loaded.timings})
         raise NotFound(f"no such endpoint: v2/models/{model.name}/{action}")
     except Exception as err:
         return error_response(err)
@@ -98,6 +98,17 @@ def infer(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     return func.HttpResponse(payload, status_code=200, headers=headers)
 
 
+def _server_ready() -> func.HttpResponse:
+    """Ready once every model set to warm up has loaded (the others load on first use)."""
+    pending = {name: model.state for name, model in catalog.models().items() if model.warmup and model.state != "ready"}
+    if pending:
+        states = ", ".join(f"{name}: {state}" for name, state in sorted(pending.items()))
+        response = json_response({"error": f"warming up: {states}", "ready": False, "models": pending}, 503)
+        response.headers["Retry-After"] = "1"
+        return response
+    return json_response({"ready": True})
+
+
 def server_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     """``v2``, ``v2/health/live``, ``v2/health/ready``, and 404s naming the models that exist."""
     try:
@@ -113,7 +124,7 @@ def server_endpoint(req: func.HttpRequest) -> func.HttpResponse:
         if rest == "health/live":
             return json_response({"live": True})
         if rest == "health/ready":
-            return json_response({"ready": True})
+            return _server_ready()
         raise NotFound(f"no such endpoint: v2/{rest}")
     except Exception as err:
         return error_response(err)

@@ -43,6 +43,8 @@ def error_response(err: Exception) -> func.HttpResponse:
         log.error("funnx unexpected error", exc_info=err)
         return json_response({"error": "internal error while handling the request; see the function logs"}, 500)
     headers = None
+    body = {"error": err.message}
     if isinstance(err, ModelUnavailable):
         headers = {"Retry-After": str(max(1, math.ceil(err.retry_after)))}
-    return json_response({"error": err.message}, err.status, headers)
+        body["state"] = err.state
+    return json_response(body, err.status, headers)

@@ -9,6 +9,7 @@ functions call :func:`predict` and :func:`metadata`; they never raise, every fai
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -63,9 +64,10 @@ def predict(
 
 
 def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
-    """The model's signature and metadata (loads the model if it is not loaded yet)."""
+    """The model's signature and metadata, or 503 with its state while it loads (a readiness probe:
+    it starts the load but does not wait for a long one)."""
     try:
-        loaded = model.get()
+        loaded = model.ready()
         signature = loaded.signature
         meta = dict(signature.metadata)
         payload = {
@@ -81,6 +83,7 @@ def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
             },
             "metadata": meta["custom_metadata"],
             "state": model.state,
+            "session": {**dataclasses.asdict(loaded.config), "providers": list(loaded.config.providers)},
             "load_ms": loaded.timings,
         }
         return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
