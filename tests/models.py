@@ -3,6 +3,7 @@ that ship inside installed packages."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -115,5 +116,28 @@ def int32_and_fp16(path: Path) -> Path:
             helper.make_tensor_value_info("a2", TensorProto.INT32, ["n"]),
             helper.make_tensor_value_info("h2", TensorProto.FLOAT16, ["n"]),
         ],
+    )
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def mlp(path: Path, sizes: tuple[int, ...] = (256, 1024, 1024, 10), seed: int = 0) -> Path:
+    """A dense ReLU network with random weights: size grows with ``sizes`` (4 bytes per weight)."""
+    rng = np.random.default_rng(seed)
+    nodes, initializers, previous = [], [], "x"
+    for index, (rows, cols) in enumerate(itertools.pairwise(sizes)):
+        weight = f"w{index}"
+        initializers.append(numpy_helper.from_array(rng.standard_normal((rows, cols), dtype=np.float32) * 0.05, weight))
+        last = index == len(sizes) - 2
+        product = "y" if last else f"m{index}"
+        nodes.append(helper.make_node("MatMul", [previous, weight], [product]))
+        if not last:
+            nodes.append(helper.make_node("Relu", [product], [f"h{index}"]))
+            previous = f"h{index}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", sizes[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", sizes[-1]])],
+        initializer=initializers,
     )
     return _save(helper.make_model(graph, opset_imports=OPSET), path)

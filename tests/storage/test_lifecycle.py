@@ -1,0 +1,192 @@
+"""Model lifecycle against real Azurite: the registry, refresh without downtime, warmup, options."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from framework.emulator import TestClient
+from framework.emulator.azurite import Azurite
+from framework.emulator.host import EmulatorHost
+from tests.conftest import AzuriteService, run_cli
+from tests.models import add_one, mlp
+
+pytestmark = pytest.mark.storage
+
+
+@pytest.fixture
+def registry_app(app_dir: Path, azurite: AzuriteService) -> Path:
+    """An app whose local.settings.json points at the test Azurite, with a registry container of its own."""
+    settings = json.loads((app_dir / "local.settings.json").read_text())
+    settings["Values"]["AzureWebJobsStorage"] = azurite.connection_string
+    settings["Values"]["FUNNX_REGISTRY_CONTAINER"] = azurite.container()
+    (app_dir / "local.settings.json").write_text(json.dumps(settings))
+    return app_dir
+
+
+def upload(app: Path, model: Path, name: str, *extra: str) -> str:
+    result = run_cli("model", "upload", model, "--name", name, "--app", app, *extra)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_upload_list_show_and_immutable_versions(registry_app: Path, tmp_path: Path) -> None:
+    first = upload(
+        registry_app, add_one(tmp_path / "v1.onnx", 1.0), "adder", "--tag", "team=ml", "--description", "adds one"
+    )
+    assert "registered adder:1" in first and "adder:latest now points at 1" in first
+    assert "registered adder:2" in upload(registry_app, add_one(tmp_path / "v2.onnx", 2.0), "adder")
+    listed = json.loads(run_cli("model", "list", "--json", "--app", registry_app).output)
+    assert [(m["name"], m["version"], m["latest"]) for m in listed] == [("adder", "1", False), ("adder", "2", True)]
+    assert listed[0]["tags"] == {"team": "ml"} and listed[0]["description"] == "adds one"
+    assert listed[0]["signature"]["inputs"] == [{"name": "x", "type": "tensor(float)", "shape": ["n"]}]
+    assert len(listed[0]["sha256"]) == 64 and listed[0]["size"] == (tmp_path / "v1.onnx").stat().st_size
+    shown = json.loads(run_cli("model", "show", "adder", "--app", registry_app).output)
+    assert (shown["version"], shown["latest"]) == ("2", True)
+    table = run_cli("model", "list", "--app", registry_app).output
+    assert "adder" in table and "2 *" in table
+    again = run_cli("model", "upload", tmp_path / "v1.onnx", "--name", "adder", "--version", "1", "--app", registry_app)
+    assert again.exit_code == 1 and "adder:1 already exists; versions are immutable" in again.output
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    junk = run_cli("model", "upload", tmp_path / "junk.onnx", "--name", "adder", "--app", registry_app)
+    assert junk.exit_code == 1 and "onnxruntime cannot load" in junk.output
+    missing = run_cli("model", "show", "adder:9", "--app", registry_app)
+    assert missing.exit_code == 1 and "no registered model adder:9 (versions: 1, 2)" in missing.output
+
+
+def test_functions_resolve_pinned_and_latest_versions(registry_app: Path, tmp_path: Path) -> None:
+    upload(registry_app, add_one(tmp_path / "v1.onnx", 1.0), "adder")
+    upload(registry_app, add_one(tmp_path / "v2.onnx", 2.0), "adder")
+    assert run_cli("new", "pinned", "--model", "adder:1", "--app", registry_app).exit_code == 0
+    assert run_cli("new", "newest", "--model", "adder:latest", "--app", registry_app).exit_code == 0
+    with TestClient(registry_app) as client:
+        pinned = client.post("/api/pinned", json={"data": [1]})
+        newest = client.post("/api/newest", json={"data": [1]})
+        assert (pinned.json()["result"], pinned.headers["x-model-version"]) == ([[2.0]], "1")
+        assert (newest.json()["result"], newest.headers["x-model-version"]) == ([[3.0]], "2")
+        oip = client.get("/api/v2/models/newest").json()
+        assert oip["versions"] == ["2"]
+        assert client.get("/api/v2/models/newest/versions/2/ready").status_code == 200
+        assert client.get("/api/v2/models/newest/versions/1/ready").status_code == 404
+    assert run_cli("new", "gone", "--model", "nothing:latest", "--app", registry_app).exit_code == 0
+    with TestClient(registry_app) as client:
+        reply = client.post("/api/gone", json={"data": [1]})
+        assert (
+            reply.status_code == 503
+            and "cannot read the latest version of registry model 'nothing'" in reply.json()["error"]
+        )
+
+
+def test_registered_model_with_a_wrong_sha256_is_rejected_and_not_cached(
+    registry_app: Path, tmp_path: Path, azurite: AzuriteService, _private_model_cache: Path
+) -> None:
+    upload(registry_app, add_one(tmp_path / "v1.onnx"), "adder")
+    container = json.loads((registry_app / "local.settings.json").read_text())["Values"]["FUNNX_REGISTRY_CONTAINER"]
+    from azure.storage.blob import BlobServiceClient
+
+    blob = BlobServiceClient.from_connection_string(azurite.connection_string).get_blob_client(
+        container, "adder/1/model.onnx"
+    )
+    blob.set_blob_metadata({"sha256": "0" * 64})
+    assert run_cli("new", "adder", "--model", "adder:1", "--app", registry_app).exit_code == 0
+    with TestClient(registry_app) as client:
+        reply = client.post("/api/adder", json={"data": [1]})
+    assert reply.status_code == 503 and "sha256 mismatch" in reply.json()["error"]
+    assert not list(_private_model_cache.glob("*.onnx"))
+
+
+def test_new_version_served_under_steady_load_without_a_failed_request(registry_app: Path, tmp_path: Path) -> None:
+    """refresh_seconds: a new 'latest' is swapped in while requests keep flowing; none fails."""
+    upload(registry_app, mlp(tmp_path / "v1.onnx", (64, 512, 512, 4), seed=1), "net")
+    assert (
+        run_cli("new", "net", "--model", "net:latest", "--refresh-seconds", "0.5", "--app", registry_app).exit_code == 0
+    )
+    statuses: Counter[int] = Counter()
+    versions: list[tuple[float, str]] = []
+    stop = threading.Event()
+    with TestClient(registry_app) as client:
+        assert client.post("/api/net", json={"data": [[0.1] * 64]}).status_code == 200
+
+        def stream() -> None:
+            while not stop.is_set():
+                reply = client.post("/api/net", json={"data": [[0.1] * 64]})
+                statuses[reply.status_code] += 1
+                versions.append((time.monotonic(), reply.headers.get("x-model-version", "")))
+
+        threads = [threading.Thread(target=stream) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        upload(registry_app, mlp(tmp_path / "v2.onnx", (64, 512, 512, 4), seed=2), "net")
+        published = time.monotonic()
+        deadline = published + 15
+        while time.monotonic() < deadline and not any(v == "2" for _, v in versions):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert set(statuses) == {200}, statuses  # zero failed requests
+    switched = min(t for t, v in versions if v == "2") - published
+    assert switched < 0.5 + 5, switched  # within refresh_seconds + load time
+    assert [v for _, v in versions if _ > published + switched + 0.1].count("1") == 0  # no going back
+
+
+def test_warmup_readiness_goes_from_loading_to_ready(app_dir: Path, tmp_path: Path, azurite: AzuriteService) -> None:
+    """A warmup model loads from app start; v2/health/ready is 503 until it has, then 200."""
+    with Azurite(location=tmp_path / "data") as own:
+        container = AzuriteService(own, tmp_path / "x.log").container()
+        AzuriteService(own, tmp_path / "x.log").upload(container, "m.onnx", add_one(tmp_path / "m.onnx").read_bytes())
+        assert (
+            run_cli("new", "warm", "--model", f"az://{container}/m.onnx", "--warmup", "--app", app_dir).exit_code == 0
+        )
+        own.stop()  # storage down at start: the warmup load keeps retrying in the background
+        host = EmulatorHost(app_dir, settings={"AzureWebJobsStorage": own.connection_string})
+        try:
+            with TestClient(host=host) as client:
+                not_ready = client.get("/api/v2/health/ready")
+                assert not_ready.status_code == 503 and not_ready.json()["models"]["warm"] in ("loading", "failed")
+                probe = client.get("/api/v2/models/warm/ready")
+                assert probe.status_code == 503 and probe.json()["state"] in ("loading", "failed")
+                own.start()
+                deadline = time.monotonic() + 40
+                while client.get("/api/v2/health/ready").status_code != 200:
+                    assert time.monotonic() < deadline, "warmup never finished"
+                    time.sleep(0.3)
+                ready = client.get("/api/v2/models/warm/ready")
+                assert ready.status_code == 200 and ready.json()["load_ms"]["session_ms"] > 0
+                assert client.get("/api/warm").json()["state"] == "ready"
+        finally:
+            host.close()
+
+
+def test_session_options_from_the_module_and_app_settings(app_dir: Path, tmp_path: Path) -> None:
+    add_one(app_dir / "models" / "m.onnx")
+    args: list[str | Path] = ["new", "m", "--model", app_dir / "models" / "m.onnx", "--intra-op-threads", "1",
+            "--execution-mode", "parallel", "--optimized-model-cache", "--app", app_dir]  # fmt: skip
+    assert run_cli(*args).exit_code == 0
+    assert '"intra_op_threads": 1' in (app_dir / "functions_app" / "m.py").read_text()
+    with TestClient(
+        app_dir, settings={"FUNNX_M_INTRA_OP_THREADS": "2", "FUNNX_MODEL_CACHE_DIR": str(tmp_path / "c")}
+    ) as client:
+        assert client.post("/api/m", json={"data": [1]}).status_code == 200
+        session = client.get("/api/m").json()["session"]
+        assert (session["intra_op_threads"], session["execution_mode"], session["optimized_model_cache"]) == (
+            2,
+            "parallel",
+            True,
+        )
+    assert len(list((tmp_path / "c").glob("*.optimized.onnx"))) == 1  # reused by the next cold start
+    with TestClient(
+        app_dir, settings={"FUNNX_M_PROVIDERS": "cuda", "FUNNX_MODEL_CACHE_DIR": str(tmp_path / "c")}
+    ) as client:
+        reply = client.post("/api/m", json={"data": [1]})
+        assert reply.status_code == 503
+        assert "CUDAExecutionProvider is not available in this onnxruntime" in reply.json()["error"]
+    bad = run_cli("new", "b", "--model", app_dir / "models" / "m.onnx", "--intra-op-threads", "-1", "--app", app_dir)
+    assert bad.exit_code == 1 and "invalid value -1 for session option 'intra_op_threads'" in bad.output
