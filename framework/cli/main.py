@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from . import app_commands, invoke_command, model_commands, openapi_command, serve_commands  # noqa: F401
+from . import (  # noqa: F401  (each module registers its commands on the group)
+    app_commands,
+    deploy_commands,
+    invoke_command,
+    model_commands,
+    openapi_command,
+    serve_commands,
+)
 from .group import cli
 
 

@@ -90,3 +90,33 @@ def existing_functions(app_dir: Path, skip: Path | None = None) -> list[Existing
                 if described is not None:
                     found.append(described)
     return found
+
+
+@dataclass(frozen=True)
+class DeclaredModel:
+    name: str
+    source: str
+    connection: str | None
+
+
+def declared_models(app_dir: Path) -> list[DeclaredModel]:
+    """The ``OnnxModel(...)`` declarations in functions_app/*.py, read as literals."""
+    found = []
+    for file in sorted((app_dir / "functions_app").glob("*.py")):
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "OnnxModel":
+                values = {k.arg: _literal(k.value, {}) for k in node.keywords if k.arg}
+                if isinstance(values.get("name"), str) and isinstance(values.get("source"), str):
+                    connection = values.get("connection")
+                    found.append(
+                        DeclaredModel(
+                            str(values["name"]),
+                            str(values["source"]),
+                            connection if isinstance(connection, str) else None,
+                        )
+                    )
+    return found

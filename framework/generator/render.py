@@ -7,7 +7,9 @@ through ``comment``, which refuses line breaks.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,18 @@ def comment(line: str) -> str:
     return f"# {safe}".rstrip()
 
 
+def yaml_string(value: str) -> str:
+    """A double-quoted YAML scalar (JSON's string syntax is valid YAML), so no value breaks the file."""
+    return json.dumps(str(value))
+
+
+def github_expression(expression: str) -> str:
+    """``${{ expression }}`` for GitHub Actions, which Jinja's own braces would otherwise swallow."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", expression):
+        raise ValueError(f"unexpected GitHub expression {expression!r}")
+    return "${{ " + expression + " }}"
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -63,6 +77,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["py"] = py_literal
     env.filters["comment"] = comment
+    env.filters["yaml"] = yaml_string
+    env.globals["gha"] = github_expression
     return env
 
 

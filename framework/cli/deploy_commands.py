@@ -1,0 +1,166 @@
+"""``funnx package``, ``funnx ci``, ``funnx infra`` and ``funnx publish``: from an app to Azure."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from framework.generator import write_files
+from framework.generator.ci import PYTHON_VERSIONS, PipelineOptions, plan_pipeline
+from framework.generator.errors import GeneratorError
+from framework.generator.infra import plan_infra
+from framework.generator.package import build_package
+
+from .group import cli
+from .options import APP_OPTION
+
+PYTHON_OPTION = click.option("--python", default="3.11", show_default=True, type=click.Choice(PYTHON_VERSIONS),
+                             help="Python version of the function app.")  # fmt: skip
+
+
+@cli.command()
+@APP_OPTION
+@PYTHON_OPTION
+@click.option("--output", "-o", default="dist/app.zip", show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the zip (relative paths start at the app folder).")  # fmt: skip
+def package(app_dir: Path, python: str, output: Path) -> None:
+    """Build a run-from-package zip: app files, funnx's runtime, Linux wheels of requirements.txt."""
+    target = output if output.is_absolute() else app_dir / output
+    click.echo(f"installing requirements.txt for Linux x86_64, Python {python}...")
+    report = build_package(app_dir, target, python)
+    click.echo(f"wrote {report.path} ({report.files} files, {report.size / 1e6:.1f} MB compressed)")
+    click.echo("largest packages (installed size):")
+    for name, size in report.largest:
+        click.echo(f"  {name:<24} {size / 1e6:8.1f} MB")
+
+
+@cli.group()
+def ci() -> None:
+    """Write a CI/CD pipeline: test, package, deploy (OpenID Connect sign-in), smoke test."""
+
+
+def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--app-name", required=True, help="The Azure function app to deploy to."),
+        PYTHON_OPTION,
+        click.option("--slot", help="Deployment slot (not on Flex Consumption)."),
+        click.option("--environment", default="production", show_default=True, help="CI environment to deploy in."),
+        click.option("--branch", default="main", show_default=True, help="Branch whose pushes deploy."),
+        click.option("--flex", is_flag=True, help="The app runs on the Flex Consumption plan."),
+        click.option("--test-command", help="Test step (default: bash scripts/test.sh if present, else pytest)."),
+        click.option("--install-command", help="How the package step installs funnx (default: pip install funnx)."),
+        click.option("--force", is_flag=True, help="Overwrite an existing pipeline file."),
+        APP_OPTION,
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
+@ci.command()
+@pipeline_options
+def github(app_name: str, python: str, slot: str | None, environment: str, branch: str, flex: bool,
+           test_command: str | None, install_command: str | None, force: bool, app_dir: Path) -> None:  # fmt: skip
+    """Write .github/workflows/funnx-deploy.yml (Azure/functions-action)."""
+    options = PipelineOptions(app_name, python, slot, environment, branch, flex, test_command, install_command)
+    planned = plan_pipeline(app_dir, "github", options, force=force)
+    write_files([planned])
+    click.echo(f"wrote {planned.path}")
+    click.echo("set repository variables AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_SUBSCRIPTION_ID (OIDC sign-in)")
+
+
+@ci.command(name="azure-pipelines")
+@pipeline_options
+@click.option("--service-connection", required=True, help="Azure Resource Manager service connection name.")
+@click.option("--resource-group", required=True, help="Resource group of the function app.")
+def azure_pipelines(app_name: str, python: str, slot: str | None, environment: str, branch: str, flex: bool,
+                    test_command: str | None, install_command: str | None, force: bool, app_dir: Path,
+                    service_connection: str, resource_group: str) -> None:  # fmt: skip
+    """Write azure-pipelines.yml (AzureFunctionApp@2)."""
+    options = PipelineOptions(
+        app_name,
+        python,
+        slot,
+        environment,
+        branch,
+        flex,
+        test_command,
+        install_command,
+        service_connection,
+        resource_group,
+    )
+    planned = plan_pipeline(app_dir, "azure-pipelines", options, force=force)
+    write_files([planned])
+    click.echo(f"wrote {planned.path}")
+
+
+@cli.group()
+def infra() -> None:
+    """Write infrastructure as code for the app."""
+
+
+@infra.command()
+@click.option("--app-name", required=True, help="Default name of the function app (a parameter of the template).")
+@PYTHON_OPTION
+@click.option("--models-container", help="Container the identity may read (default: where the app's az:// models are).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@APP_OPTION
+def bicep(app_name: str, python: str, models_container: str | None, force: bool, app_dir: Path) -> None:
+    """Write infra/main.bicep and infra/main.parameters.json (Flex Consumption, managed identity)."""
+    files, warnings = plan_infra(app_dir, app_name, python=python, models_container=models_container, force=force)
+    write_files(files)
+    for planned in files:
+        click.echo(f"wrote {planned.path}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
+    click.echo(
+        "deploy: az deployment group create -g <resource-group> -f infra/main.bicep -p infra/main.parameters.json"
+    )
+
+
+@cli.command()
+@click.argument("app_name", metavar="APP")
+@click.option("--slot", help="Deployment slot.")
+@click.option("--package", "package_path", default="dist/app.zip", show_default=True, type=click.Path(path_type=Path),
+              help="The zip from `funnx package` (relative paths start at the app folder).")  # fmt: skip
+@APP_OPTION
+def publish(app_name: str, slot: str | None, package_path: Path, app_dir: Path) -> None:
+    """Deploy the package with Core Tools (`func azure functionapp publish APP --no-build`)."""
+    zip_path = package_path if package_path.is_absolute() else app_dir / package_path
+    if not zip_path.is_file():
+        raise GeneratorError(f"{zip_path} not found; build it first with: funnx package -o {package_path}")
+    slot_flag = f" --slot {slot}" if slot else ""
+    func = shutil.which("func")
+    if func is None:
+        click.echo("Azure Functions Core Tools (func) is not installed. Deploy the package with either:")
+        publish_command = f"func azure functionapp publish {app_name} --no-build --python{slot_flag}"
+        click.echo(f"  unzip {zip_path} -d app && cd app && {publish_command}")
+        zip_deploy = f"az functionapp deployment source config-zip -g <resource-group> -n {app_name}"
+        click.echo(f"  {zip_deploy} --src {zip_path}{slot_flag}")
+        raise GeneratorError(
+            "func not found on PATH: install Azure Functions Core Tools, or run one of the commands above"
+        )
+    with tempfile.TemporaryDirectory(prefix="funnx-publish-") as folder:
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(folder)
+        command = [
+            func,
+            "azure",
+            "functionapp",
+            "publish",
+            app_name,
+            "--no-build",
+            "--python",
+            *(["--slot", slot] if slot else []),
+        ]
+        click.echo("$ func " + " ".join(command[1:]))
+        done = subprocess.run(command, cwd=folder, check=False)
+    if done.returncode != 0:
+        raise GeneratorError(f"func azure functionapp publish failed (exit {done.returncode}); see its output above")

@@ -1,0 +1,100 @@
+"""``funnx infra bicep``: infrastructure for the app as Bicep (Flex Consumption, identity, storage).
+
+App settings follow the Functions identity-connection convention the runtime reads
+(``<CONN>__blobServiceUri`` / ``__credential`` / ``__clientId``): one entry set per connection the
+app's models declare, plus the host's own ``AzureWebJobsStorage__*``. The output depends only on the
+app and the options, so it can be committed and reviewed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource, parse_source
+
+from .ci import APP_NAME, PYTHON_VERSIONS
+from .errors import GeneratorError
+from .existing import declared_models
+from .plans import PlannedFile
+from .render import render
+
+CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: str  # a Bicep expression
+
+
+def model_connections(app_dir: Path) -> tuple[list[str], list[str]]:
+    """(connection settings of the blob and registry models, the containers their az:// sources use)."""
+    connections, containers = set(), []
+    for model in declared_models(app_dir):
+        try:
+            source = parse_source(model.source, model.connection)
+        except Exception:  # a module with a broken declaration: the emulator reports it
+            continue
+        if isinstance(source, BlobSource | RegistrySource):
+            connections.add(source.connection)
+        if isinstance(source, BlobSource):
+            containers.append(source.container)
+    return sorted(connections), containers
+
+
+def app_settings(connections: list[str]) -> list[Setting]:
+    settings = [
+        Setting("AzureWebJobsStorage__blobServiceUri", "storage.properties.primaryEndpoints.blob"),
+        Setting("AzureWebJobsStorage__queueServiceUri", "storage.properties.primaryEndpoints.queue"),
+        Setting("AzureWebJobsStorage__tableServiceUri", "storage.properties.primaryEndpoints.table"),
+        Setting("AzureWebJobsStorage__credential", "'managedidentity'"),
+        Setting("AzureWebJobsStorage__clientId", "identity.properties.clientId"),
+    ]
+    for connection in connections:
+        if connection != DEFAULT_CONNECTION:  # the host's settings above serve models on that connection too
+            settings += [
+                Setting(f"{connection}__blobServiceUri", "storage.properties.primaryEndpoints.blob"),
+                Setting(f"{connection}__credential", "'managedidentity'"),
+                Setting(f"{connection}__clientId", "identity.properties.clientId"),
+            ]
+    return [
+        *settings,
+        Setting("FUNNX_REGISTRY_CONTAINER", "modelsContainerName"),
+        Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "insights.properties.ConnectionString"),
+        Setting(
+            "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "'ClientId=${identity.properties.clientId};Authorization=AAD'"
+        ),
+    ]
+
+
+def plan_infra(
+    app_dir: Path, app_name: str, *, python: str = "3.11", models_container: str | None = None, force: bool = False
+) -> tuple[list[PlannedFile], list[str]]:
+    """(infra/main.bicep and infra/main.parameters.json, warnings)."""
+    connections, containers = model_connections(app_dir)
+    container = models_container or (Counter(containers).most_common(1)[0][0] if containers else "models")
+    problems = []
+    if not APP_NAME.match(app_name):
+        problems.append(f"invalid app name {app_name!r}: 2-60 letters, digits and hyphens")
+    if python not in PYTHON_VERSIONS:
+        problems.append(f"--python must be one of {', '.join(PYTHON_VERSIONS)}")
+    if not CONTAINER.match(container):
+        problems.append(f"invalid container name {container!r}")
+    files = [app_dir / "infra" / "main.bicep", app_dir / "infra" / "main.parameters.json"]
+    existing = [str(f) for f in files if f.exists()]
+    if existing and not force:
+        problems.append(f"{', '.join(existing)} already exist; pass --force to overwrite")
+    if problems:
+        raise GeneratorError("; ".join(problems))
+    others = sorted(set(containers) - {container})
+    warnings = []
+    if others:
+        warnings.append(
+            f"models in {', '.join(others)} are outside '{container}', the only container the identity reads"
+        )
+    bicep = render("infra/main.bicep.j2", python=python, models_container=container, settings=app_settings(connections))
+    parameters = render("infra/main.parameters.json.j2", app_name=app_name, python=python, models_container=container)
+    return [PlannedFile(files[0], bicep), PlannedFile(files[1], parameters)], warnings
