@@ -1,4 +1,8 @@
-"""Timing helpers: repeat a callable for a time budget and summarise in microseconds."""
+"""Timing helpers: repeat callables for a time budget and summarise in microseconds.
+
+``compare`` alternates the measured path and its baseline call by call, so both see the same
+machine state (a noisy neighbour slows both, not one).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ class Timing:
     runs: int
 
 
+def _summary(samples: list[float]) -> Timing:
+    samples = sorted(samples)
+    return Timing(statistics.median(samples), samples[int(0.9 * (len(samples) - 1))], len(samples))
+
+
 def measure(call: Callable[[], object], budget_s: float = 0.5, min_runs: int = 5, max_runs: int = 10_000) -> Timing:
     call()  # warm up (first-call allocations, lazy imports)
     samples: list[float] = []
@@ -23,9 +32,25 @@ def measure(call: Callable[[], object], budget_s: float = 0.5, min_runs: int = 5
         started = time.perf_counter_ns()
         call()
         samples.append((time.perf_counter_ns() - started) / 1000)
-    samples.sort()
-    return Timing(statistics.median(samples), samples[int(0.9 * (len(samples) - 1))], len(samples))
+    return _summary(samples)
+
+
+def compare(
+    measured: Callable[[], object], baseline: Callable[[], object], budget_s: float = 1.0, min_runs: int = 7
+) -> tuple[Timing, Timing]:
+    """(measured, baseline), sampled alternately."""
+    measured()
+    baseline()
+    ours: list[float] = []
+    theirs: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(ours) < min_runs or (time.perf_counter() < deadline and len(ours) < 20_000):
+        for call, samples in ((measured, ours), (baseline, theirs)):
+            started = time.perf_counter_ns()
+            call()
+            samples.append((time.perf_counter_ns() - started) / 1000)
+    return _summary(ours), _summary(theirs)
 
 
 def fmt_us(value: float) -> str:
-    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"

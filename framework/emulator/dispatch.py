@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote
 import azure.functions as func
 
 from framework.runtime import settings
-from framework.runtime.responses import dumps
+from framework.runtime.jsoncodec import dumps
 
 from .context import EmulatorContext
 from .cors import CorsPolicy

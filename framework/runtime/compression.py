@@ -14,7 +14,9 @@ _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate":
 
 
 def decode_body(body: bytes, content_encoding: str | None) -> bytes:
-    encoding = (content_encoding or "identity").strip().lower()
+    if not content_encoding:
+        return body
+    encoding = content_encoding.strip().lower()
     if encoding == "identity":
         return body
     if encoding not in _WBITS:
@@ -40,6 +42,8 @@ def decode_body(body: bytes, content_encoding: str | None) -> bytes:
 
 def choose_encoding(accept_encoding: str | None) -> str | None:
     """gzip or deflate when the client accepts it (q=0 excluded), else None."""
+    if not accept_encoding:
+        return None
     accepted = {}
     for item in (accept_encoding or "").lower().split(","):
         token, _, params = item.strip().partition(";")

@@ -55,13 +55,16 @@ def wire_name(ort_type: str) -> str:
     return ORT_TO_WIRE.get(ort_type, "BYTES")
 
 
+_NUMPY_TO_WIRE = {dtype.newbyteorder("="): name for name, dtype in WIRE_TO_NUMPY.items() if name != "BYTES"}
+
+
 def wire_of(array: np.ndarray[Any, Any]) -> str:
     if array.dtype.kind in "OUS":
         return "BYTES"
-    for name, dtype in WIRE_TO_NUMPY.items():
-        if name != "BYTES" and array.dtype == dtype.newbyteorder("="):
-            return name
-    raise BadRequest(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype")
+    name = _NUMPY_TO_WIRE.get(array.dtype.newbyteorder("="))
+    if name is None:
+        raise BadRequest(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype")
+    return name
 
 
 def decode_bytes_elements(blob: memoryview, count: int, name: str) -> np.ndarray[Any, Any]:

@@ -35,6 +35,7 @@ class LoadedModel:
     path: Path
     config: SessionConfig
     timings: dict[str, float] = field(default_factory=dict)
+    refresh_every: float | None = None  # seconds between version checks, read from settings at load
     first_run_logged: bool = False
 
     @property

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import catalog, settings
@@ -146,7 +147,8 @@ class OnnxModel:
         """The loaded model (raises ModelUnavailable → 503 while it cannot be served)."""
         loaded = self._loaded
         if loaded is not None:
-            self._refresh_if_due(loaded)
+            if loaded.refresh_every is not None:
+                self._refresh_if_due(loaded, loaded.refresh_every)
             return loaded
         with self._lock:
             if self._loaded is not None:
@@ -169,9 +171,7 @@ class OnnxModel:
             attempt.settled.set()  # waiting requests get their 503 now; the retries go on here
 
         try:
-            loaded = load_model(
-                self.name, self.source, effective_config(self.name, self.declared_session), self._rejected, on_retry
-            )
+            loaded = self._load(on_retry)
         except Exception as err:
             failure = err if isinstance(err, ModelUnavailable) else self._unexpected(err)
             failure.retry_after = settings.retry_after_seconds()
@@ -185,6 +185,12 @@ class OnnxModel:
                 self._last_check = time.monotonic()
         finally:
             attempt.settled.set()
+
+    def _load(self, on_retry: Callable[[str], None] | None = None) -> LoadedModel:
+        config = effective_config(self.name, self.declared_session)
+        loaded = load_model(self.name, self.source, config, self._rejected, on_retry)
+        loaded.refresh_every = self.refresh_seconds  # settings read per load, not per request
+        return loaded
 
     def _unexpected(self, err: Exception) -> ModelUnavailable:
         log.error("funnx model load failed unexpectedly: model=%s", self.name, exc_info=err)
@@ -201,9 +207,8 @@ class OnnxModel:
             raise ModelUnavailable(err.message, retry_after=remaining)
 
     # -- refresh ------------------------------------------------------------------------------
-    def _refresh_if_due(self, loaded: LoadedModel) -> None:
-        every = self.refresh_seconds
-        if every is None or self._refreshing or time.monotonic() - self._last_check < every:
+    def _refresh_if_due(self, loaded: LoadedModel, every: float) -> None:
+        if self._refreshing or time.monotonic() - self._last_check < every:
             return
         with self._lock:
             if self._refreshing:
@@ -217,9 +222,7 @@ class OnnxModel:
         try:
             if probe(self.source, self.name) == current.identity:
                 return
-            fresh = load_model(
-                self.name, self.source, effective_config(self.name, self.declared_session), self._rejected
-            )
+            fresh = self._load()
             self._loaded = fresh  # one assignment: requests already running keep the old session
             log.info(
                 "funnx model refreshed: model=%s from=%s to=%s", self.name, current.version_label, fresh.version_label

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from . import jsoncodec
 from .datatypes import BINARY_ONLY, WIRE_TO_NUMPY, decode_bytes_elements, encode_bytes_elements, wire_name, wire_of
 from .errors import BadRequest, FunnxError
-from .responses import dumps
+from .jsoncodec import dumps
 from .signature import ModelSignature, TensorSpec
 from .tensors import check_shape, coerce, to_jsonable
 
@@ -77,7 +78,7 @@ def parse_infer_request(body: bytes, header_length: str | None, signature: Model
             return _raw_request(memoryview(body), signature, model)
         json_part, blobs = body[:length], memoryview(body)[length:]
     try:
-        header = _object(json.loads(json_part), "the inference request")
+        header = _object(jsoncodec.loads(json_part), "the inference request")
     except (ValueError, RecursionError):
         raise BadRequest("the inference request is not valid JSON") from None
     inputs = header.get("inputs")
@@ -260,6 +261,6 @@ def _output(name: str, value: Any, binary: bool) -> tuple[dict[str, Any], Any]:
             blob = flat.view(np.uint8).data  # the array's own memory, copied once into the body
         entry["parameters"] = {"binary_data_size": len(blob)}
         return entry, blob
-    flat = value.ravel()
-    entry["data"] = [to_jsonable(v) for v in flat.tolist()] if datatype == "BYTES" else flat.tolist()
+    flat = value.ravel()  # numeric arrays go to the JSON encoder as they are
+    entry["data"] = [to_jsonable(v) for v in flat.tolist()] if datatype == "BYTES" else np.ascontiguousarray(flat)
     return entry, None

@@ -7,7 +7,6 @@ with a generic 500 message, so no traceback ever reaches a response body.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from typing import Any
@@ -15,22 +14,13 @@ from typing import Any
 import azure.functions as func
 
 from .errors import FunnxError, ModelUnavailable
-from .tensors import finite_or_none
+from .jsoncodec import dumps
 
 log = logging.getLogger("funnx.runtime")
 
 JSON = "application/json"
 #: On every prediction and metadata reply: which version of the model answered.
 VERSION_HEADER = "X-Model-Version"
-
-
-def dumps(payload: Any) -> bytes:
-    """Compact JSON; NaN and ±Infinity (invalid in JSON) become null."""
-    try:
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        text = json.dumps(finite_or_none(payload), separators=(",", ":"))
-    return text.encode("utf-8")
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:

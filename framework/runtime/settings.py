@@ -50,10 +50,14 @@ def positive_number(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
+def model_setting_name(model: str, option: str) -> str:
+    """``FUNNX_<MODEL>_<OPTION>``: the model name upper-cased, other characters as '_'."""
+    return f"FUNNX_{re.sub(r'[^A-Za-z0-9]', '_', model).upper()}_{option.upper()}"
+
+
 def model_setting(model: str, option: str) -> str | None:
-    """App setting ``FUNNX_<MODEL>_<OPTION>`` (model name upper-cased, other characters as '_')."""
-    key = re.sub(r"[^A-Za-z0-9]", "_", model).upper()
-    return get(f"FUNNX_{key}_{option.upper()}")
+    """The app setting overriding ``option`` for ``model``, if set."""
+    return get(model_setting_name(model, option))
 
 
 def body_limit() -> int:

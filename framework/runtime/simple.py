@@ -18,12 +18,12 @@ from typing import Any
 
 import azure.functions as func
 
-from . import settings
+from . import jsoncodec, settings
 from .errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
 from .model import OnnxModel
 from .responses import VERSION_HEADER, error_response, json_response
 from .signature import ModelSignature
-from .tensors import check_feeds, json_to_array, to_jsonable
+from .tensors import check_feeds, json_to_array
 
 log = logging.getLogger("funnx.runtime")
 
@@ -98,11 +98,11 @@ def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
         raise PayloadTooLarge(
             f"request body is {len(body)} bytes; the limit is {limit} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
         )
-    if not body.strip():
-        raise BadRequest(f"request body is empty: {_FORMS}")
     try:
-        payload = json.loads(body)
+        payload = jsoncodec.loads(body)
     except (ValueError, RecursionError) as err:
+        if not body.strip():  # only looked at on failure: scanning a large body costs time
+            raise BadRequest(f"request body is empty: {_FORMS}") from None
         where = f" at line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
         raise BadRequest(f"request body is not valid JSON{where}: {_FORMS}") from None
     if not isinstance(payload, dict):
@@ -156,12 +156,13 @@ def _requested_outputs(value: Any, signature: ModelSignature, model: str) -> lis
 
 
 def shape_result(result: Any, named: bool) -> Any:
-    """``result`` as a list in output order, or keyed by name for named requests."""
+    """``result`` as a list in output order, or keyed by name for named requests (values stay numpy
+    arrays: the JSON encoder writes them directly)."""
     if not isinstance(result, dict):
-        return to_jsonable(result)
+        return result
     if named:
-        return {str(name): to_jsonable(value) for name, value in result.items()}
-    return [to_jsonable(value) for value in result.values()]
+        return {str(name): value for name, value in result.items()}
+    return list(result.values())
 
 
 def _call_hook(which: str, hook: Hook, value: dict[str, Any]) -> Any:

@@ -2,7 +2,9 @@
 
 Coercion rules (documented in the README): JSON numbers go into float tensors; integers into
 integer tensors (floats only when integral, nothing out of the dtype's range); only true/false
-into bool tensors; only strings into string tensors. Shapes are checked against the model's
+into bool tensors; only strings into string tensors. A float tensor whose first element is a
+number is converted by numpy directly (the fast path), so in such an array true/false and numeric
+strings later on are read as numbers. Shapes are checked against the model's
 fixed dims and rank; symbolic dims accept any size. Outputs are never checked against declared
 shapes, because real models often declare them wrong.
 """
@@ -26,6 +28,14 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
     """Convert a decoded JSON value (nested lists or a scalar) into an array for ``spec``."""
     if not spec.is_tensor or spec.dtype is None:
         return value  # seq/map inputs go to onnxruntime as the Python values they are
+    if spec.dtype.kind == "f" and _first_is_number(value):
+        try:  # the common case, converted straight to the model's dtype (no float64 copy)
+            array = np.asarray(value, dtype=spec.dtype)
+        except (ValueError, TypeError):
+            pass  # not a clean numeric array: the general path below says what is wrong
+        else:
+            check_shape(array, spec)
+            return array
     try:
         array = np.asarray(value, dtype=object) if spec.dtype.kind == "O" else np.asarray(value)
     except (ValueError, TypeError):
@@ -33,6 +43,12 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
             f"input '{spec.name}' is not a rectangular array: every row must have the same length"
         ) from None
     return coerce(array, spec)
+
+
+def _first_is_number(value: Any) -> bool:
+    while isinstance(value, list) and value:
+        value = value[0]
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any]:
@@ -48,10 +64,9 @@ def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any
     if array.size and kind not in _ACCEPTED_KINDS.get(target.kind, ""):
         got = "strings" if kind == "U" else f"values of type {array.dtype}" if kind != "O" else "mixed or nested values"
         raise BadRequest(f"input '{spec.name}' expects {_KIND_NAMES[target.kind]} ({spec.type}); got {got}")
-    integral = kind != "f" or (np.all(np.isfinite(array)) and np.all(np.floor(array) == array))
-    if target.kind in "iu" and array.size and not integral:
-        raise BadRequest(f"input '{spec.name}' expects integers ({spec.type}); got non-integral numbers")
     if target.kind in "iu" and array.size:
+        if kind == "f" and not (np.all(np.isfinite(array)) and np.all(np.floor(array) == array)):
+            raise BadRequest(f"input '{spec.name}' expects integers ({spec.type}); got non-integral numbers")
         info = np.iinfo(target)
         low, high = array.min(), array.max()
         # float(info.max) rounds up to 2**bits, so floats must stay strictly below it
@@ -82,17 +97,17 @@ def _strings(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, A
 
 
 def check_shape(array: np.ndarray[Any, Any], spec: TensorSpec) -> None:
-    if spec.shape is None:
+    dims = spec.shape
+    if dims is None:
         return
-    expected = spec.shape_text()
-    if array.ndim != len(spec.shape):
+    if array.ndim != len(dims):
         raise BadRequest(
-            f"input '{spec.name}' expects rank {len(spec.shape)} (shape {expected}); got shape {list(array.shape)}"
+            f"input '{spec.name}' expects rank {len(dims)} (shape {spec.shape_text()}); got shape {list(array.shape)}"
         )
-    for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
-        if isinstance(want, int) and want != got:
+    for axis, (want, got) in enumerate(zip(dims, array.shape, strict=True)):
+        if want != got and isinstance(want, int):
             raise BadRequest(
-                f"input '{spec.name}' expects shape {expected}: dimension {axis} must be {want}, got {got}"
+                f"input '{spec.name}' expects shape {spec.shape_text()}: dimension {axis} must be {want}, got {got}"
             )
 
 
