@@ -82,6 +82,23 @@ class ModelCache:
         self._prune(identity, keep=final)
         return final
 
+    def remember(self, source: str, path: Path) -> None:
+        """Note that ``source`` (a declaration, before any storage call) last loaded ``path``."""
+        with contextlib.suppress(OSError):
+            pointer = self.root / f"{self._key(source)}.last"
+            partial = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}")
+            partial.write_text(path.name, encoding="utf-8")
+            partial.replace(pointer)
+
+    def remembered(self, source: str) -> Path | None:
+        """The file ``source`` last loaded, if it is still cached: a candidate to open while storage is asked."""
+        try:
+            name = (self.root / f"{self._key(source)}.last").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        path = self.root / name
+        return path if "/" not in name and path.is_file() else None
+
     def _remove_abandoned_downloads(self, identity: str) -> None:
         """Partial files of this blob left by a worker killed mid-download (e.g. on a timeout).
 

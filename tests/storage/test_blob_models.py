@@ -68,12 +68,15 @@ def test_restart_reuses_the_cache_after_a_head_and_a_new_etag_downloads_again(
     assert azurite.operations("Blob_Download", downloads + 1) == downloads + 1
     with TestClient(app_dir, settings=settings) as client:  # restart: HEAD shows the same ETag → cache
         assert client.post("/api/add", json={"data": [1]}).json()["result"] == [[2.0]]
+        # the session for the cached file was built while the SDK imported and the HEAD ran
+        assert "speculative_session_ms" in client.get("/api/add").json()["load_ms"]
     assert azurite.operations("Blob_Download", downloads + 1) == downloads + 1
     assert azurite.operations("Blob_GetProperties", heads + 2) == heads + 2
 
     azurite.upload(container, "add/model.onnx", add_one(tmp_path / "v2.onnx", 10.0).read_bytes())
     with TestClient(app_dir, settings=settings) as client:  # new ETag → new download
         assert client.post("/api/add", json={"data": [1]}).json()["result"] == [[11.0]]
+        assert "speculative_session_ms" not in client.get("/api/add").json()["load_ms"]  # old file's session dropped
     assert azurite.operations("Blob_Download", downloads + 2) == downloads + 2
     assert len(list(_private_model_cache.glob("*.onnx"))) == 1  # the old version was pruned
     assert not list(_private_model_cache.glob(".*.part"))
