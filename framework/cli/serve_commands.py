@@ -53,6 +53,16 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
         click.echo("  ".join(str(row[key]).ljust(widths[key]) for key in headers).rstrip())
 
 
+def _child_options(cors: str | None, cors_credentials: bool | None, functions: tuple[str, ...], enforce_keys: bool,
+                   seed_models: bool, quiet: bool) -> list[str]:  # fmt: skip
+    """The options a --reload child serves with (the same as this command's)."""
+    passed: list[str] = ["--cors", cors] if cors is not None else []
+    passed += ["--functions", ",".join(functions)] if functions else []
+    flags = {"--cors-credentials": cors_credentials, "--enforce-keys": enforce_keys,
+             "--seed-models": seed_models, "--quiet": quiet}  # fmt: skip
+    return passed + [flag for flag, on in flags.items() if on]
+
+
 @cli.command()
 @APP_OPTION
 @click.option(
@@ -69,6 +79,7 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
 @click.option("--azurite", is_flag=True, help="Run Azurite (data in .azurite/) and point blob models at it.")
 @click.option("--seed-models", is_flag=True, help="With --azurite: upload missing blobs from local files.")
 @click.option("--reload", is_flag=True, help="Restart when function_app.py, functions_app/ or framework/ change.")
+@click.option("--quiet", is_flag=True, help="No Executing/Executed line per request (errors are still logged).")
 @click.option(
     "--storage-connection",
     hidden=True,
@@ -77,24 +88,16 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
 )
 def start(app_dir: Path, port: int | None, cors: str | None, cors_credentials: bool | None,
           functions: tuple[str, ...], enforce_keys: bool, azurite: bool, seed_models: bool, reload: bool,
-          storage_connection: str | None) -> None:  # fmt: skip
+          quiet: bool, storage_connection: str | None) -> None:  # fmt: skip
     """Serve the app locally like `func start` (Ctrl+C to stop)."""
     if seed_models and not (azurite or storage_connection):
         raise click.UsageError("--seed-models needs --azurite")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("azure").setLevel(logging.WARNING)  # the storage SDK logs every request at INFO
+    if quiet:
+        logging.getLogger("funnx.host").setLevel(logging.WARNING)
     if reload:
-        passed: list[str] = []  # the child serves with the same options
-        if cors is not None:
-            passed += ["--cors", cors]
-        if cors_credentials:
-            passed.append("--cors-credentials")
-        if functions:
-            passed += ["--functions", ",".join(functions)]
-        if enforce_keys:
-            passed.append("--enforce-keys")
-        if seed_models:
-            passed.append("--seed-models")
+        passed = _child_options(cors, cors_credentials, functions, enforce_keys, seed_models, quiet)
         run_with_reload(app_dir, port, passed, azurite=azurite)
         return
     with contextlib.ExitStack() as stack:

@@ -205,15 +205,14 @@ class Dispatcher:
         return func.HttpRequest(method, url, headers=headers, params=params, route_params=route, body=request.body)
 
     async def _invoke(self, function: HttpFunction, request: func.HttpRequest, headers: dict[str, str]) -> RawResponse:
-        invocation_id = str(uuid.uuid4())
+        logged = log.isEnabledFor(logging.INFO)
+        invocation_id = str(uuid.uuid4()) if logged or function.wants_context else ""
         kwargs: dict[str, Any] = {function.trigger_arg: request}
         if function.wants_context:
             kwargs["context"] = EmulatorContext(invocation_id, function.name, self._app_dir, headers)
-        log.info(
-            "Executing 'Functions.%s' (Reason='This function was programmatically called via the host APIs.', Id=%s)",
-            function.name,
-            invocation_id,
-        )
+        if logged:
+            reason = "This function was programmatically called via the host APIs."
+            log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", function.name, reason, invocation_id)
         started = time.perf_counter()
         try:
             if function.is_async:
@@ -225,8 +224,11 @@ class Dispatcher:
         except Exception:
             log.exception("Executed 'Functions.%s' (Failed, Id=%s)", function.name, invocation_id)
             return _empty(500)
-        elapsed = (time.perf_counter() - started) * 1000
-        log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", function.name, invocation_id, elapsed)
+        if logged:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info(
+                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", function.name, invocation_id, elapsed
+            )
         return response
 
 

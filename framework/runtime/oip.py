@@ -25,6 +25,9 @@ from .responses import VERSION_HEADER, error_response, json_response
 from .signature import TensorSpec
 from .tensors import check_feeds
 
+#: Smaller responses are sent as they are even when the client accepts gzip: compressing a few
+#: hundred bytes costs more time than it saves (web servers use the same kind of threshold).
+COMPRESS_FROM_BYTES = 1024
 #: Extensions advertised in server metadata (only what is implemented).
 EXTENSIONS = ["binary_tensor_data"]
 PLATFORM = "onnxruntime_onnx"
@@ -91,7 +94,7 @@ def infer(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     names = request.outputs or used.signature.output_names
     payload, headers = encode_infer_response(model.name, used.model_version, request, names, outputs)
     headers[VERSION_HEADER] = used.version_label
-    encoding = choose_encoding(req.headers.get("accept-encoding"))
+    encoding = choose_encoding(req.headers.get("accept-encoding")) if len(payload) >= COMPRESS_FROM_BYTES else None
     if encoding is not None:
         payload = encode_body(payload, encoding)
         headers["Content-Encoding"] = encoding

@@ -161,6 +161,21 @@ def test_raw_binary_body_for_a_single_input_model(served: tuple[str, Path]) -> N
     assert np.frombuffer(reply.content[size:], dtype="<f4").tolist() == [2.0, 3.0, 4.0]
 
 
+@pytest.mark.parametrize(("elements", "compressed"), [(3, False), (1000, True)])
+def test_responses_are_gzipped_only_when_large_enough_to_gain(
+    served: tuple[str, Path], elements: int, compressed: bool
+) -> None:
+    """Below 1 KiB gzip costs more time than it saves, so the body goes as it is even if accepted."""
+    url, _ = served
+    data = np.arange(elements, dtype=np.float32)
+    headers = {"Inference-Header-Content-Length": "0", "Accept-Encoding": "gzip"}
+    reply = _post(url, "/v2/models/add/infer", data.tobytes(), headers)
+    assert reply.status_code == 200
+    assert (reply.headers.get("content-encoding") == "gzip") is compressed
+    size = int(reply.headers["inference-header-content-length"])
+    assert np.frombuffer(reply.content[size:], dtype="<f4").tolist() == (data + 1).tolist()
+
+
 def _json_infer(inputs: list[dict[str, object]], **extra: object) -> bytes:
     return json.dumps({"inputs": inputs, **extra}).encode()
 

@@ -48,7 +48,8 @@ def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[st
         yield found.group(1), lines
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0, "\n".join(lines + process.stdout.read().splitlines())
+        lines += process.stdout.read().splitlines()  # the rest of the log, for the test to read after the block
+        assert process.wait(timeout=30) == 0, "\n".join(lines)
 
 
 def fidelity(tmp_path: Path) -> Path:
@@ -87,6 +88,16 @@ def test_functions_cors_and_keys_flags(tmp_path: Path) -> None:
                 "/api/items/1", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"}
             )
             assert preflight.headers["access-control-allow-credentials"] == "true"
+
+
+def test_quiet_drops_the_per_request_lines_but_not_failures(tmp_path: Path) -> None:
+    app = fidelity(tmp_path)
+    with funnx_start(app, "--port", "0", "--quiet") as (url, log), httpx.Client(base_url=url) as http:
+        assert http.get("/api/items/7").status_code == 200
+        assert http.get("/api/boom").status_code == 500
+    assert not any("Executing 'Functions.item'" in line for line in log), log
+    assert any("Executed 'Functions.boom' (Failed" in line for line in log), log
+    assert any("RuntimeError: a bug in the function" in line for line in log), log
 
 
 def test_port_from_local_settings_and_a_taken_port(tmp_path: Path) -> None:
