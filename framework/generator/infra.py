@@ -63,6 +63,7 @@ def app_settings(connections: list[str]) -> list[Setting]:
     return [
         *settings,
         Setting("FUNNX_REGISTRY_CONTAINER", "modelsContainerName"),
+        Setting("PYTHON_THREADPOOL_THREAD_COUNT", "string(pythonThreadCount)"),
         Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "insights.properties.ConnectionString"),
         Setting(
             "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "'ClientId=${identity.properties.clientId};Authorization=AAD'"

@@ -201,6 +201,7 @@ def test_bicep_is_deterministic_and_its_settings_are_what_the_runtime_reads(
     assert (app / "infra" / "main.bicep").read_text() == first
     assert json.loads((app / "infra" / "main.parameters.json").read_text())["parameters"]["appName"]["value"] == "churn"
     assert "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1" in first and "FlexConsumption" in first  # Blob Data Reader
+    assert "name: 'PYTHON_THREADPOOL_THREAD_COUNT'" in first and "max(1, instanceMemoryMB / 2048)" in first
     names = [line.split("'")[1] for line in first.splitlines() if line.strip().startswith("name: '") and "__" in line]
     for connection in ("MODELS", "AzureWebJobsStorage"):  # the blob model's connection, and the default one
         given = {name: value for name, value in {
