@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,35 @@ def _private_model_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     cache = tmp_path_factory.mktemp("model-cache")
     monkeypatch.setenv("FUNNX_MODEL_CACHE_DIR", str(cache))
     return cache
+
+
+@contextmanager
+def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[str, list[str]]]:
+    """Run `funnx start --app APP ARGS`; yields (base URL, banner lines) and stops it with Ctrl+C."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "framework.cli.main", "start", "--app", str(app), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        found = re.search(r"Listening on (http://\S+)", line)
+        if found or time.monotonic() > deadline:
+            break
+    else:
+        found = None
+    if not found:
+        process.kill()
+        pytest.fail("funnx start did not start:\n" + "\n".join(lines))
+    try:
+        yield found.group(1), lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        lines += process.stdout.read().splitlines()  # the rest of the log, for the test to read after the block
+        assert process.wait(timeout=30) == 0, "\n".join(lines)
 
 
 def run_cli(*args: str | os.PathLike[str]) -> Result:

@@ -8,13 +8,12 @@ import json
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 import click
 
 from framework.emulator import devstorage
-from framework.emulator.host import WORKER_THREAD_PREFIX, EmulatorHost
+from framework.emulator.host import EmulatorHost
 from framework.emulator.keys import KEYS_FILE, load_keys
 from framework.emulator.reloader import STORAGE_CONNECTION_SETTING, local_azurite, run_with_reload
 from framework.emulator.server import serve
@@ -112,9 +111,9 @@ def start(app_dir: Path, port: int | None, cors: str | None, cors_credentials: b
             for line in devstorage.seed(host, storage_connection) if seed_models else []:
                 click.echo(f"  {line}")
         serve(host, port=host.local_settings.port if port is None else port)
-    busy = [t for t in threading.enumerate() if t.name.startswith(WORKER_THREAD_PREFIX) and t.is_alive()]
+    busy = host.dispatcher.running_calls
     if busy:  # a function still running (e.g. stuck): do not wait for it at interpreter exit
-        click.echo(f"{len(busy)} function call(s) still running were abandoned", err=True)
+        click.echo(f"{busy} function call(s) still running were abandoned", err=True)
         sys.stdout.flush()
         os._exit(0)
 

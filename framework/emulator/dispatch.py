@@ -18,7 +18,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,11 +105,26 @@ class Dispatcher:
         # Counted across threads: the loopback server and TestClient may share one dispatcher, each
         # with its own event loop, so asyncio primitives cannot be used here.
         self._outstanding = 0
+        self._running_calls = 0
         self._count_lock = threading.Lock()
         limit = options.max_concurrent_requests
         self._running = threading.BoundedSemaphore(limit) if limit is not None else None
         compiled = [(compile_route(f.route), f) for f in functions]
         self.routes: list[tuple[Route, HttpFunction]] = sorted(compiled, key=lambda pair: pair[0].precedence)
+
+    @property
+    def running_calls(self) -> int:
+        """Sync function calls still executing on worker threads (they outlive a cancelled request)."""
+        return self._running_calls
+
+    def _call_sync(self, handler: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        with self._count_lock:
+            self._running_calls += 1
+        try:
+            return handler(**kwargs)
+        finally:
+            with self._count_lock:
+                self._running_calls -= 1
 
     def url_path(self, function: HttpFunction) -> str:
         route = function.route.strip("/")
@@ -219,7 +234,8 @@ class Dispatcher:
                 result = await function.handler(**kwargs)
             else:
                 loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._executor, functools.partial(function.handler, **kwargs))
+                call = functools.partial(self._call_sync, function.handler, kwargs)
+                result = await loop.run_in_executor(self._executor, call)
             response = _convert(result)
         except Exception:
             log.exception("Executed 'Functions.%s' (Failed, Id=%s)", function.name, invocation_id)

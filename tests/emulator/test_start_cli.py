@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,46 +11,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
 from framework.emulator.azurite import free_port
-from tests.conftest import AzuriteService, run_cli
+from tests.conftest import AzuriteService, funnx_start, run_cli
 from tests.emulator.fidelity_app import FUNCTION_APP, HOST_JSON
 from tests.models import add_one, iris_path
-
-
-@contextmanager
-def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[str, list[str]]]:
-    """Run `funnx start --app APP ARGS`; yields (base URL, banner lines) and stops it with Ctrl+C."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "framework.cli.main", "start", "--app", str(app), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        found = re.search(r"Listening on (http://\S+)", line)
-        if found or time.monotonic() > deadline:
-            break
-    else:
-        found = None
-    if not found:
-        process.kill()
-        pytest.fail("funnx start did not start:\n" + "\n".join(lines))
-    try:
-        yield found.group(1), lines
-    finally:
-        process.send_signal(signal.SIGINT)
-        lines += process.stdout.read().splitlines()  # the rest of the log, for the test to read after the block
-        assert process.wait(timeout=30) == 0, "\n".join(lines)
 
 
 def fidelity(tmp_path: Path) -> Path:
@@ -98,6 +69,22 @@ def test_quiet_drops_the_per_request_lines_but_not_failures(tmp_path: Path) -> N
     assert not any("Executing 'Functions.item'" in line for line in log), log
     assert any("Executed 'Functions.boom' (Failed" in line for line in log), log
     assert any("RuntimeError: a bug in the function" in line for line in log), log
+
+
+def test_stop_abandons_only_calls_still_running(tmp_path: Path) -> None:
+    """Ctrl+C waits for answers in flight (5 s grace), then leaves a stuck call behind, saying so."""
+    app = fidelity(tmp_path)
+    with funnx_start(app, "--port", "0") as (url, log):
+        assert httpx.get(f"{url}/api/items/7").status_code == 200
+    assert not any("abandoned" in line for line in log), log  # finished calls are not "still running"
+    with ThreadPoolExecutor(1) as pool, funnx_start(app, "--port", "0") as (url, log):
+        stuck = pool.submit(httpx.get, f"{url}/api/slow", params={"seconds": "60"}, timeout=90)
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{url}/api/peak").text != "1" and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the slow call is running
+    assert any("1 function call(s) still running were abandoned" in line for line in log), log
+    with contextlib.suppress(httpx.HTTPError):
+        stuck.result()
 
 
 def test_port_from_local_settings_and_a_taken_port(tmp_path: Path) -> None:
