@@ -25,6 +25,9 @@ from .signature import ModelSignature, TensorSpec
 from .tensors import check_shape, coerce, to_jsonable
 
 HEADER_LENGTH = "inference-header-content-length"
+#: numpy's limits: 64 dimensions, and sizes in bytes (8 per element at most here) below 2**63.
+MAX_RANK = 64
+MAX_ELEMENTS = 2**60
 
 
 class NotImplementedByFunnx(FunnxError):
@@ -55,6 +58,10 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 def _shape(value: Any, name: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value):
         raise BadRequest(f"input '{name}': 'shape' must be a list of non-negative integers")
+    if len(value) > MAX_RANK:
+        raise BadRequest(f"input '{name}': 'shape' has {len(value)} dimensions; at most {MAX_RANK} are supported")
+    if math.prod(d for d in value if d) >= MAX_ELEMENTS:
+        raise BadRequest(f"input '{name}': 'shape' {value} has more elements than a tensor can hold")
     return tuple(value)
 
 
@@ -98,8 +105,11 @@ def parse_infer_request(body: bytes, header_length: str | None, signature: Model
         feeds[name] = array
     if offset != len(blobs):
         raise BadRequest(f"{len(blobs) - offset} bytes of binary data follow the JSON but no input claims them")
+    request_id = header.get("id")
+    if not isinstance(request_id, str | int | float | None) or isinstance(request_id, bool):
+        raise BadRequest("the request's 'id' must be a string")
     request = InferRequest(
-        id=str(header["id"]) if header.get("id") is not None else None,
+        id=str(request_id) if request_id is not None else None,
         inputs=feeds,
         outputs=None,
         binary_default=parameters.get("binary_data_output") is True,
@@ -119,8 +129,9 @@ def _input_tensor(
         raise NotImplementedByFunnx(f"input '{name}': the shared-memory extension is not implemented; send data")
     if datatype == "BF16":
         raise NotImplementedByFunnx(f"input '{name}': BF16 tensors are not supported by funnx")
-    if datatype not in WIRE_TO_NUMPY:
-        raise BadRequest(f"input '{name}': unknown datatype {datatype!r}; use one of {', '.join(WIRE_TO_NUMPY)}")
+    if not isinstance(datatype, str) or datatype not in WIRE_TO_NUMPY:
+        what = f"unknown datatype {datatype!r}" if isinstance(datatype, str) else "'datatype' must be a string"
+        raise BadRequest(f"input '{name}': {what}; use one of {', '.join(WIRE_TO_NUMPY)}")
     if spec is not None and datatype != wire_name(spec.type):
         raise BadRequest(f"input '{name}' has datatype {datatype}; the model expects {wire_name(spec.type)}")
     count = math.prod(shape)
@@ -183,7 +194,10 @@ def _raw_request(body: memoryview, signature: ModelSignature, model: str) -> Inf
     if len(unknown) > 1 or (datatype == "BYTES" and dims != [1]):
         raise BadRequest(f"input '{spec.name}' {spec.shape_text()}: its shape cannot be inferred from a raw body")
     if datatype == "BYTES":
-        array: Any = np.array([bytes(body).decode("utf-8", errors="strict")], dtype=object)
+        try:
+            array: Any = np.array([bytes(body).decode("utf-8")], dtype=object)
+        except UnicodeDecodeError:
+            raise BadRequest(f"input '{spec.name}' holds text: a raw body for it must be UTF-8") from None
     else:
         itemsize = WIRE_TO_NUMPY[datatype].itemsize
         known = math.prod(d for d in dims if isinstance(d, int)) * itemsize
@@ -206,6 +220,8 @@ def _requested_outputs(value: Any, request: InferRequest, signature: ModelSignat
     for index, raw in enumerate(value):
         output = _object(raw, f"outputs[{index}]")
         name = output.get("name")
+        if not isinstance(name, str):
+            raise BadRequest(f"outputs[{index}] needs a string 'name'")
         if name not in available:
             raise BadRequest(f"model '{model}' has no output {name!r}; it has: {', '.join(available)}")
         params = _object(output.get("parameters", {}), f"output '{name}' parameters")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import azure.functions as func
+import numpy as np
 
 from framework import __version__
 
@@ -31,10 +32,15 @@ def _tensor_schema(spec: TensorSpec) -> dict[str, Any]:
     if spec.dtype is None or spec.shape is None:
         return {"description": f"{spec.type} (passed to onnxruntime as JSON values)"}
     schema: dict[str, Any] = {"type": _JSON_TYPES[spec.dtype.kind]}
-    for dim in reversed(spec.shape):
+    if spec.dtype.kind in "iu":
+        info = np.iinfo(spec.dtype)
+        schema["minimum"], schema["maximum"] = int(info.min), int(info.max)
+    for depth, dim in enumerate(reversed(spec.shape)):
         schema = {"type": "array", "items": schema}
         if isinstance(dim, int):
             schema["minItems"] = schema["maxItems"] = dim
+        elif depth:  # an empty outer list would lose the dimensions inside it
+            schema["minItems"] = 1
     schema["description"] = spec.describe()
     return schema
 
@@ -45,7 +51,13 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]:
     signature = model.get().signature
-    outputs = {"type": "array", "items": {"type": "string", "enum": signature.output_names}}
+    outputs = {
+        "type": "array",
+        "items": {"type": "string", "enum": signature.output_names},
+        "minItems": 1,
+        "uniqueItems": True,
+    }
+    # Unknown fields and inputs are refused (400), so the schemas allow no additional properties.
     named: dict[str, Any] = {
         "type": "object",
         "required": ["inputs"],
@@ -54,9 +66,11 @@ def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]
                 "type": "object",
                 "required": signature.input_names,
                 "properties": {spec.name: _tensor_schema(spec) for spec in signature.inputs},
+                "additionalProperties": False,
             },
             "outputs": outputs,
         },
+        "additionalProperties": False,
     }
     forms = [named]
     if len(signature.inputs) == 1:
@@ -66,6 +80,7 @@ def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]
                 "type": "object",
                 "required": ["data"],
                 "properties": {"data": _tensor_schema(signature.inputs[0]), "outputs": outputs},
+                "additionalProperties": False,
             },
         )
     security = {"security": _KEYS} if secured else {}
@@ -181,7 +196,7 @@ _COMPONENTS: dict[str, Any] = {
             "properties": {
                 "id": {"type": "string"},
                 "parameters": {"type": "object"},
-                "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+                "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}, "minItems": 1},
                 "outputs": {
                     "type": "array",
                     "items": {

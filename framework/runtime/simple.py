@@ -19,6 +19,7 @@ from typing import Any
 import azure.functions as func
 
 from . import jsoncodec, settings
+from .compression import decode_body
 from .errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
 from .model import OnnxModel
 from .responses import VERSION_HEADER, error_response, json_response
@@ -98,6 +99,7 @@ def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
         raise PayloadTooLarge(
             f"request body is {len(body)} bytes; the limit is {limit} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
         )
+    body = decode_body(body, req.headers.get("content-encoding"))
     try:
         payload = jsoncodec.loads(body)
     except (ValueError, RecursionError) as err:

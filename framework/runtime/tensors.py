@@ -31,6 +31,8 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
     if spec.dtype.kind == "f" and _first_is_number(value):
         try:  # the common case, converted straight to the model's dtype (no float64 copy)
             array = np.asarray(value, dtype=spec.dtype)
+        except OverflowError:  # an integer beyond the float range (JSON allows any length)
+            raise _out_of_range(spec) from None
         except (ValueError, TypeError):
             pass  # not a clean numeric array: the general path below says what is wrong
         else:
@@ -62,6 +64,8 @@ def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any
         return array
     kind = array.dtype.kind
     if array.size and kind not in _ACCEPTED_KINDS.get(target.kind, ""):
+        if kind == "O" and target.kind in "fiu" and all(type(v) is int for v in array.ravel()):
+            raise _out_of_range(spec)  # integers numpy cannot hold in 64 bits
         got = "strings" if kind == "U" else f"values of type {array.dtype}" if kind != "O" else "mixed or nested values"
         raise BadRequest(f"input '{spec.name}' expects {_KIND_NAMES[target.kind]} ({spec.type}); got {got}")
     if target.kind in "iu" and array.size:
@@ -72,9 +76,17 @@ def coerce(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any
         # float(info.max) rounds up to 2**bits, so floats must stay strictly below it
         too_high = high >= float(info.max) + 1 if kind == "f" else high > info.max
         if low < info.min or too_high:
-            raise BadRequest(f"input '{spec.name}': values must lie in [{info.min}, {info.max}] for {spec.type}")
+            raise _out_of_range(spec)
     check_shape(array, spec)
     return array.astype(target)
+
+
+def _out_of_range(spec: TensorSpec) -> BadRequest:
+    assert spec.dtype is not None
+    if spec.dtype.kind in "iu":
+        info = np.iinfo(spec.dtype)
+        return BadRequest(f"input '{spec.name}': values must lie in [{info.min}, {info.max}] for {spec.type}")
+    return BadRequest(f"input '{spec.name}' holds a number too large for {spec.type}")
 
 
 def _strings(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, Any]:
@@ -83,7 +95,7 @@ def _strings(array: np.ndarray[Any, Any], spec: TensorSpec) -> np.ndarray[Any, A
         array = array.astype(object)
     elif array.dtype.kind != "O" and array.size:
         raise BadRequest(f"input '{spec.name}' expects strings ({spec.type}); got values of type {array.dtype}")
-    for item in array.flat:
+    for item in array.ravel():  # not .flat: numpy iterates at most 32 dimensions
         if not isinstance(item, str):
             raise BadRequest(f"input '{spec.name}' expects strings ({spec.type}); got {type(item).__name__} values")
         try:

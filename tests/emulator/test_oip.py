@@ -189,6 +189,9 @@ REST: list[dict[str, object]] = [
 BINARY_X = _json_infer(
     [{"name": "x", "shape": [1, 3], "datatype": "FP32", "parameters": {"binary_data_size": 12}}, *REST]
 )
+EMPTY_HUGE = _json_infer(
+    [{"name": "x", "shape": [0, 2**62], "datatype": "FP32", "parameters": {"binary_data_size": 0}}, *REST]
+)
 ERRORS = [
     (_json_infer([{**X, "data": [[1, 2], [3, 4]]}, *REST]), {}, 400, "'data' has 4 elements but shape [1, 3] needs 3"),
     (_json_infer([{**X, "datatype": "FP16"}, *REST]), {}, 400, "datatype FP16; the model expects FP32"),
@@ -208,6 +211,19 @@ ERRORS = [
     (b"{not json", {}, 400, "not valid JSON"),
     (gzip.compress(b"{" * 10)[:-4], {"Content-Encoding": "gzip"}, 400, "the gzip body is truncated"),
     (gzip.compress(b" " * 3_000_000), {"Content-Encoding": "gzip"}, 413, "decompressed body is over 1000000 bytes"),
+    # found by fuzzing (each was a 500)
+    (_json_infer([{**X, "datatype": ["FP32"]}, *REST]), {}, 400, "input 'x': 'datatype' must be a string; use one of"),
+    (_json_infer([{**X, "shape": [1] * 70, "data": [1]}, *REST]), {}, 400, "has 70 dimensions; at most 64"),
+    (
+        EMPTY_HUGE,
+        {"Inference-Header-Content-Length": str(len(EMPTY_HUGE))},
+        400,
+        "more elements than a tensor can hold",
+    ),
+    (_json_infer([X, *REST[:2], {**REST[2], "shape": [1] * 40}]), {}, 400, "input 'tags' expects rank 1"),
+    (_json_infer([X, *REST], id=[["nested"]]), {}, 400, "the request's 'id' must be a string"),
+    (b'{"id": ' + b"[" * 1000 + b"]" * 1000 + b", " + _json_infer([X, *REST])[1:], {}, 400, "'id' must be a string"),
+    (_json_infer([X, *REST], outputs=[{"name": ["y"]}]), {}, 400, "outputs[0] needs a string 'name'"),
 ]
 
 
@@ -242,3 +258,20 @@ def test_openapi_document_is_served_and_valid(served: tuple[str, Path]) -> None:
     written = run_cli("openapi", "--app", app, "-o", app / "openapi.json")
     assert written.exit_code == 0, written.output
     assert json.loads((app / "openapi.json").read_text()) == document
+
+
+def test_openapi_request_schemas_are_as_strict_as_the_handler(served: tuple[str, Path]) -> None:
+    """Found by schemathesis: bodies the document allowed were refused (stray fields, repeated or empty
+    outputs, out-of-range integers, an empty outer list that loses the inner dimensions, no inputs)."""
+    url, _ = served
+    document = httpx.get(f"{url}/api/openapi.json").json()
+    body = "requestBody"
+    named = document["paths"]["/mixed"]["post"][body]["content"]["application/json"]["schema"]["oneOf"][0]
+    assert named["additionalProperties"] is False and named["properties"]["inputs"]["additionalProperties"] is False
+    assert named["properties"]["outputs"]["minItems"] == 1 and named["properties"]["outputs"]["uniqueItems"] is True
+    inputs = named["properties"]["inputs"]["properties"]
+    assert (inputs["scale"]["minimum"], inputs["scale"]["maximum"]) == (-(2**63), 2**63 - 1)
+    assert inputs["x"]["minItems"] == 1 and "minItems" not in inputs["mask"]  # [batch, 3] vs [batch]
+    data = document["paths"]["/add"]["post"][body]["content"]["application/json"]["schema"]["oneOf"][0]
+    assert data["required"] == ["data"] and data["additionalProperties"] is False
+    assert document["components"]["schemas"]["InferenceRequest"]["properties"]["inputs"]["minItems"] == 1

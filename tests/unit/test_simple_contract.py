@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +117,17 @@ def test_metadata_describes_the_loaded_model(client: TestClient) -> None:
         ),
         ("mixed", b'{"inputs": {"x": [[1,2,3]], "scale": 1.5, "mask": [true], "tags": ["a"]}}', "non-integral"),
         ("emb", b'{"data": [[0, 9]]}', "rejected the input: Non-zero status code returned while running Gather node"),
+        # found by fuzzing (each was a 500)
+        ("add", b'{"data": [1' + b"0" * 400 + b"]}", "holds a number too large for tensor(float)"),
+        (
+            "mixed",
+            b'{"inputs": {"x": [[1,2,3]], "scale": 1, "mask": [true], "tags": '
+            + b"[" * 40
+            + b'"a"'
+            + b"]" * 40
+            + b"}}",
+            "'tags' expects rank 1",
+        ),
     ],
 )
 def test_bad_requests_get_400_with_a_clear_json_error(
@@ -134,6 +147,23 @@ def test_body_over_the_limit_is_413(app_dir: Path) -> None:
         assert small.status_code == 200 and small.json()["result"] == [[2.0]]
         big = client.post("/api/add", json={"data": list(range(100))})
         assert big.status_code == 413 and "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT" in big.json()["error"]
+
+
+def test_compressed_bodies_are_decompressed_within_the_limit(app_dir: Path) -> None:
+    """Found by fuzzing: a gzip body got "not valid JSON" here while the OIP endpoint took it."""
+    add_one(app_dir / "add.onnx")
+    assert run_cli("new", "add", "--model", app_dir / "add.onnx", "--app", app_dir).exit_code == 0
+    body = b'{"data": [1, 2]}'
+    with TestClient(app_dir, settings={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1000"}) as client:
+        for encoding, data in [("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))]:
+            reply = client.post("/api/add", data=data, headers={"Content-Encoding": encoding})
+            assert reply.status_code == 200 and reply.json()["result"] == [[2.0, 3.0]], reply.json()
+        bomb = client.post("/api/add", data=gzip.compress(b" " * 100_000), headers={"Content-Encoding": "gzip"})
+        assert bomb.status_code == 413 and "decompressed body is over 1000 bytes" in bomb.json()["error"]
+        brotli = client.post("/api/add", data=body, headers={"Content-Encoding": "br"})
+        assert brotli.status_code == 400 and "Content-Encoding 'br' is not supported" in brotli.json()["error"]
+        plain = client.post("/api/add", data=body, headers={"Content-Encoding": "gzip"})
+        assert plain.status_code == 400 and "not valid gzip" in plain.json()["error"]
 
 
 def test_non_finite_outputs_are_null_in_valid_json(client: TestClient) -> None:

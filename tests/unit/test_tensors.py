@@ -50,6 +50,12 @@ def test_integer_range_is_checked_for_the_dtype() -> None:
         ([2**63], "tensor(int64)", "must lie in"),
         ([[1, 2], [3]], "tensor(float)", "not a rectangular array"),
         ([{"a": 1}], "tensor(float)", "mixed or nested"),
+        # found by fuzzing: integers beyond what numpy holds were a 500 (OverflowError) or "mixed values"
+        ([2**1100], "tensor(float)", r"holds a number too large for tensor\(float\)"),
+        ([1, -(2**1100)], "tensor(float)", "number too large"),
+        ([2**70], "tensor(int64)", r"must lie in \[-9223372036854775808, 9223372036854775807\]"),
+        ([-(2**70)], "tensor(uint8)", r"must lie in \[0, 255\]"),
+        ([2**70], "tensor(bool)", "expects true/false"),
     ],
 )
 def test_wrong_kinds_are_rejected(value: object, type_: str, fragment: str) -> None:
@@ -92,3 +98,12 @@ def test_non_finite_floats_become_null() -> None:
 def test_largest_floats_below_the_int64_limit_still_fit() -> None:
     value = 9.223372036854775e18  # the largest float64 below 2**63
     assert json_to_array([value], spec("tensor(int64)")).tolist() == [int(value)]
+
+
+def test_strings_nested_deeper_than_numpy_iterates_are_a_rank_error() -> None:
+    """Found by fuzzing: a string array of more than 32 dimensions broke ``ndarray.flat`` (a 500)."""
+    value: object = "a"
+    for _ in range(40):
+        value = [value]
+    with pytest.raises(BadRequest, match="expects rank 1"):
+        json_to_array(value, spec("tensor(string)"))
