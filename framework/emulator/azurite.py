@@ -145,6 +145,19 @@ class Azurite:
                 self._process.wait()
         self._process = None
 
+    def kill(self) -> None:
+        """End Azurite at once (SIGKILL), mid-request if need be: a storage crash, for fault tests."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to Azurite: SIGSTOP freezes it (connections stay open, nothing answers), SIGCONT
+        resumes it; for fault tests."""
+        if self._process is not None:
+            self._process.send_signal(signum)
+
     def __enter__(self) -> Azurite:
         return self.start()
 

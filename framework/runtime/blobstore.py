@@ -60,6 +60,9 @@ def _guard_logs() -> None:
         pool_log.addFilter(_RedactSasSignatures())
 
 
+READ_TIMEOUT_SECONDS = 20
+
+
 def _client_options() -> dict[str, Any]:
     from azure.storage.blob import ExponentialRetry
 
@@ -68,8 +71,10 @@ def _client_options() -> dict[str, Any]:
     # Retries run in the model's background load, never on a request: requests get 503 as soon as the
     # first retry starts (see model.py). The SDK default (10 retries from a 15 s backoff) would keep a
     # load busy for minutes; four retries (after ~1, 3, 5 and 9 s), then the model's retry window.
+    # A read that gets no byte for READ_TIMEOUT_SECONDS means storage stalled (a healthy stream never
+    # pauses that long): it fails and retries, so requests get a 503 instead of waiting on silence.
     retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=4, random_jitter_range=1)
-    return {"retry_policy": retry, "connection_timeout": 10, "read_timeout": 120}
+    return {"retry_policy": retry, "connection_timeout": 10, "read_timeout": READ_TIMEOUT_SECONDS}
 
 
 class RemoteBlob:

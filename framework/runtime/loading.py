@@ -61,6 +61,8 @@ def load_model(
     config: SessionConfig,
     rejected: dict[str, str],
     on_retry: RetryNotice | None = None,
+    *,
+    speculate: bool = True,
 ) -> LoadedModel:
     """Fetch and open one version; a version onnxruntime refuses is remembered in ``rejected``.
 
@@ -71,7 +73,8 @@ def load_model(
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    speculative = None if isinstance(source, LocalSource) else _Speculative.start(name, source, config)
+    remote = not isinstance(source, LocalSource)
+    speculative = _Speculative.start(name, source, config) if remote and speculate else None
     fetched = fetch_model(source, name, timings, rejected, on_retry)
     session_started = time.perf_counter()
     try:

@@ -122,7 +122,8 @@ class OnnxModel:
 
     def _still_loading(self, attempt: _Attempt) -> LoadedModel:
         raise ModelUnavailable(
-            f"model '{self.name}' is loading ({time.monotonic() - attempt.started:.1f} s so far); retry shortly",
+            f"model '{self.name}' is loading {self.source.describe()} "
+            f"({time.monotonic() - attempt.started:.1f} s so far); retry shortly",
             retry_after=1,
             state="loading",
         )
@@ -186,9 +187,9 @@ class OnnxModel:
         finally:
             attempt.settled.set()
 
-    def _load(self, on_retry: Callable[[str], None] | None = None) -> LoadedModel:
+    def _load(self, on_retry: Callable[[str], None] | None = None, *, first: bool = True) -> LoadedModel:
         config = effective_config(self.name, self.declared_session)
-        loaded = load_model(self.name, self.source, config, self._rejected, on_retry)
+        loaded = load_model(self.name, self.source, config, self._rejected, on_retry, speculate=first)
         loaded.refresh_every = self.refresh_seconds  # settings read per load, not per request
         return loaded
 
@@ -222,7 +223,7 @@ class OnnxModel:
         try:
             if probe(self.source, self.name) == current.identity:
                 return
-            fresh = self._load()
+            fresh = self._load(first=False)  # a changed version: the cached file is the old one
             self._loaded = fresh  # one assignment: requests already running keep the old session
             log.info(
                 "funnx model refreshed: model=%s from=%s to=%s", self.name, current.version_label, fresh.version_label

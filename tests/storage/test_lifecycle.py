@@ -8,13 +8,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
 from framework.emulator import TestClient
 from framework.emulator.azurite import Azurite
 from framework.emulator.host import EmulatorHost
+from framework.emulator.server import BackgroundServer
 from tests.conftest import AzuriteService, run_cli
-from tests.models import add_one, mlp
+from tests.models import add_one, mlp, run_direct
 
 pytestmark = pytest.mark.storage
 
@@ -101,40 +104,54 @@ def test_registered_model_with_a_wrong_sha256_is_rejected_and_not_cached(
 
 
 def test_new_version_served_under_steady_load_without_a_failed_request(registry_app: Path, tmp_path: Path) -> None:
-    """refresh_seconds: a new 'latest' is swapped in while requests keep flowing; none fails."""
-    upload(registry_app, mlp(tmp_path / "v1.onnx", (64, 512, 512, 4), seed=1), "net")
+    """refresh_seconds: a new 'latest' is swapped in while 8 loopback HTTP clients keep sending. No
+    request fails, every answer is exactly what the version it reports computes, requests are served
+    while the new version downloads and builds, and the switch is one-way."""
+    sizes = (64, 2048, 2048, 4)  # 17 MB: its download and session take long enough to overlap traffic
+    v1, v2 = mlp(tmp_path / "v1.onnx", sizes, seed=1), mlp(tmp_path / "v2.onnx", sizes, seed=2)
+    x = np.linspace(-1, 1, 64, dtype=np.float32)[None]
+    expected = {version: np.asarray(run_direct(model, {"x": x})[0]) for version, model in (("1", v1), ("2", v2))}
+    upload(registry_app, v1, "net")
     assert (
         run_cli("new", "net", "--model", "net:latest", "--refresh-seconds", "0.5", "--app", registry_app).exit_code == 0
     )
-    statuses: Counter[int] = Counter()
-    versions: list[tuple[float, str]] = []
+    replies: list[tuple[float, int, str, list[list[float]]]] = []  # (answered at, status, version, result)
     stop = threading.Event()
-    with TestClient(registry_app) as client:
-        assert client.post("/api/net", json={"data": [[0.1] * 64]}).status_code == 200
+    host = EmulatorHost(registry_app)
 
-        def stream() -> None:
+    def stream() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
             while not stop.is_set():
-                reply = client.post("/api/net", json={"data": [[0.1] * 64]})
-                statuses[reply.status_code] += 1
-                versions.append((time.monotonic(), reply.headers.get("x-model-version", "")))
+                reply = http.post("/api/net", json={"data": x.tolist()})
+                result = reply.json().get("result", [None])[0]
+                replies.append((time.monotonic(), reply.status_code, reply.headers.get("x-model-version", ""), result))
 
-        threads = [threading.Thread(target=stream) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.5)
-        upload(registry_app, mlp(tmp_path / "v2.onnx", (64, 512, 512, 4), seed=2), "net")
-        published = time.monotonic()
-        deadline = published + 15
-        while time.monotonic() < deadline and not any(v == "2" for _, v in versions):
-            time.sleep(0.05)
-        time.sleep(0.3)
-        stop.set()
-        for thread in threads:
-            thread.join()
-    assert set(statuses) == {200}, statuses  # zero failed requests
-    switched = min(t for t, v in versions if v == "2") - published
-    assert switched < 0.5 + 5, switched  # within refresh_seconds + load time
-    assert [v for _, v in versions if _ > published + switched + 0.1].count("1") == 0  # no going back
+    try:
+        with BackgroundServer(host) as server:
+            assert httpx.post(f"{server.url}/api/net", json={"data": x.tolist()}, timeout=30).status_code == 200
+            threads = [threading.Thread(target=stream) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.5)
+            upload(registry_app, v2, "net")
+            published = time.monotonic()
+            deadline = published + 15
+            while time.monotonic() < deadline and not any(v == "2" for _, _, v, _ in replies):
+                time.sleep(0.05)
+            time.sleep(0.3)
+            stop.set()
+            for thread in threads:
+                thread.join()
+            load_seconds = httpx.get(f"{server.url}/api/net", timeout=30).json()["load_ms"]["total_ms"] / 1000
+    finally:
+        host.close()
+    assert Counter(status for _, status, _, _ in replies) == {200: len(replies)}  # zero failed requests
+    for _, _, version, result in replies:
+        assert np.allclose(result, expected[version], rtol=1e-5, atol=1e-6), version
+    switched_at = min(t for t, _, v, _ in replies if v == "2")
+    assert switched_at - published < 0.5 + 5  # within refresh_seconds + load time
+    assert sum(switched_at - load_seconds <= t < switched_at for t, _, _, _ in replies) > 0  # served while loading
+    assert [v for t, _, v, _ in replies if t > switched_at + 0.1].count("1") == 0  # no going back
 
 
 def test_warmup_readiness_goes_from_loading_to_ready(app_dir: Path, tmp_path: Path, azurite: AzuriteService) -> None:
