@@ -22,6 +22,8 @@ from typing import BinaryIO
 log = logging.getLogger("funnx.runtime")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9]")
+#: What path_for names files: a pointer naming anything else is damaged.
+_CACHED_NAME = re.compile(r"[0-9a-f]{32}-[A-Za-z0-9]{1,64}\.onnx")
 #: A partial download untouched for this long belongs to a worker that died.
 ABANDONED_AFTER_SECONDS = 15 * 60
 
@@ -83,21 +85,36 @@ class ModelCache:
         return final
 
     def remember(self, source: str, path: Path) -> None:
-        """Note that ``source`` (a declaration, before any storage call) last loaded ``path``."""
-        with contextlib.suppress(OSError):
-            pointer = self.root / f"{self._key(source)}.last"
-            partial = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}")
+        """Note that ``source`` (a declaration, before any storage call) last loaded ``path``.
+
+        Best effort: a pointer that cannot be written only costs the next worker its head start.
+        """
+        pointer = self.root / f"{self._key(source)}.last"
+        partial = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}")
+        try:
             partial.write_text(path.name, encoding="utf-8")
             partial.replace(pointer)
+        except (OSError, ValueError):
+            partial.unlink(missing_ok=True)
 
     def remembered(self, source: str) -> Path | None:
-        """The file ``source`` last loaded, if it is still cached: a candidate to open while storage is asked."""
+        """The file ``source`` last loaded, if it is still cached: a candidate to open while storage is asked.
+
+        A damaged pointer is deleted (and None returned): it must never stand in the way of a load.
+        """
+        pointer = self.root / f"{self._key(source)}.last"
         try:
-            name = (self.root / f"{self._key(source)}.last").read_text(encoding="utf-8").strip()
-        except OSError:
+            name = pointer.read_text(encoding="utf-8").strip()
+            path = self.root / name
+            if _CACHED_NAME.fullmatch(name) and path.is_file():
+                return path
+        except FileNotFoundError:
             return None
-        path = self.root / name
-        return path if "/" not in name and path.is_file() else None
+        except (OSError, ValueError):
+            pass
+        with contextlib.suppress(OSError):
+            pointer.unlink(missing_ok=True)
+        return None
 
     def _remove_abandoned_downloads(self, identity: str) -> None:
         """Partial files of this blob left by a worker killed mid-download (e.g. on a timeout).

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import registry, settings
-from .cache import ModelCache
+from . import settings
 from .errors import ModelUnavailable
 from .fetch import FetchedModel, RetryNotice, fetch_model, ms_since
 from .session_options import SessionConfig, create_session
 from .signature import ModelSignature, read_signature
 from .sources import LocalSource, ModelSource
+from .speculative import SpeculativeSession, remember
 
 log = logging.getLogger("funnx.runtime")
 
@@ -66,23 +64,27 @@ def load_model(
 ) -> LoadedModel:
     """Fetch and open one version; a version onnxruntime refuses is remembered in ``rejected``.
 
-    For a blob already in the cache, the session for the file this source loaded last is built on a
-    thread while the storage SDK is imported and the HEAD request made (onnxruntime releases the
-    GIL), and used only if the HEAD shows that very version: a cached restart then costs about
-    the larger of the two, not their sum.
+    A blob's first load in a worker gets a head start (see speculative.py); a refresh does not,
+    since it loads because the version changed.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     remote = not isinstance(source, LocalSource)
-    speculative = _Speculative.start(name, source, config) if remote and speculate else None
-    fetched = fetch_model(source, name, timings, rejected, on_retry)
+    speculative = SpeculativeSession.start(name, source, config) if remote and speculate else None
+    try:
+        fetched = fetch_model(source, name, timings, rejected, on_retry)
+    except BaseException:
+        if speculative is not None:
+            speculative.drop()
+        raise
     session_started = time.perf_counter()
     try:
-        session = speculative.take(fetched.path) if speculative else None
+        session = speculative.take(fetched.path, fetched.cached) if speculative else None
         if session is not None and speculative is not None:
             # built while the HEAD was on its way; the second key says so in GET metadata's load_ms
             timings["session_ms"] = timings["speculative_session_ms"] = speculative.session_ms
         else:
+            session_started = time.perf_counter()
             session = _session(name, source, fetched, config, timings)
     except ModelUnavailable as err:
         if not fetched.cached:
@@ -99,59 +101,19 @@ def load_model(
             raise
     timings.setdefault("session_ms", ms_since(session_started))  # set above when speculative
     timings["total_ms"] = ms_since(started)
-    if not isinstance(source, LocalSource):
-        ModelCache(settings.cache_dir()).remember(_source_key(source), fetched.path)
+    if remote:
+        remember(source, fetched.path)
     loaded = LoadedModel(
         session, read_signature(session), fetched.etag, fetched.model_version, fetched.identity, fetched.path, config,
         timings,
     )  # fmt: skip
-    cache = "local" if isinstance(source, LocalSource) else ("hit" if fetched.cached else "miss")
+    cache = ("hit" if fetched.cached else "miss") if remote else "local"
     log.info(
         "funnx model loaded: model=%s source=%s version=%s cache=%s bytes=%d %s",
         name, source.describe(), loaded.version_label, cache, fetched.size,
         " ".join(f"{key}={value}" for key, value in timings.items()),
     )  # fmt: skip
     return loaded
-
-
-def _source_key(source: ModelSource) -> str:
-    connection = getattr(source, "connection", None)
-    return f"{type(source).__name__}|{source.describe()}|{connection}|{settings.get(registry.CONTAINER_SETTING)}"
-
-
-class _Speculative:
-    """A session being built from the file a source loaded last, until the HEAD says whether it is current."""
-
-    def __init__(self, path: Path, build: Callable[[], Any]) -> None:
-        self.path = path
-        self.session_ms = 0.0
-        self._result: Any = None
-        self._thread = threading.Thread(target=self._run, args=(build,), name="funnx-speculative-session", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def start(cls, name: str, source: ModelSource, config: SessionConfig) -> _Speculative | None:
-        if config.optimized_model_cache:
-            return None  # that path writes files while it builds: only for the version known current
-        candidate = ModelCache(settings.cache_dir()).remembered(_source_key(source))
-        if candidate is None:
-            return None
-        return cls(candidate, lambda: create_session(candidate, config, name, None))
-
-    def _run(self, build: Callable[[], Any]) -> None:
-        started = time.perf_counter()
-        try:
-            self._result = build()
-        except Exception:  # a bad cached file: the normal path reports it after the HEAD
-            self._result = None
-        self.session_ms = ms_since(started)
-
-    def take(self, path: Path) -> Any:
-        """The session if it was built for ``path``; None otherwise (the thread finishes unwatched)."""
-        if path != self.path:
-            return None
-        self._thread.join()
-        return self._result
 
 
 def _reject(rejected: dict[str, str], fetched: FetchedModel, err: ModelUnavailable) -> None:

@@ -187,9 +187,9 @@ class OnnxModel:
         finally:
             attempt.settled.set()
 
-    def _load(self, on_retry: Callable[[str], None] | None = None, *, first: bool = True) -> LoadedModel:
+    def _load(self, on_retry: Callable[[str], None] | None = None, *, speculate: bool = True) -> LoadedModel:
         config = effective_config(self.name, self.declared_session)
-        loaded = load_model(self.name, self.source, config, self._rejected, on_retry, speculate=first)
+        loaded = load_model(self.name, self.source, config, self._rejected, on_retry, speculate=speculate)
         loaded.refresh_every = self.refresh_seconds  # settings read per load, not per request
         return loaded
 
@@ -223,7 +223,7 @@ class OnnxModel:
         try:
             if probe(self.source, self.name) == current.identity:
                 return
-            fresh = self._load(first=False)  # a changed version: the cached file is the old one
+            fresh = self._load(speculate=False)  # a changed version: the cached file is the old one
             self._loaded = fresh  # one assignment: requests already running keep the old session
             log.info(
                 "funnx model refreshed: model=%s from=%s to=%s", self.name, current.version_label, fresh.version_label

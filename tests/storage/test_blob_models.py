@@ -94,12 +94,22 @@ def test_damaged_cache_entries_are_replaced(
     with TestClient(app_dir, settings=settings) as client:
         client.post("/api/add", json={"data": [1]})
     (cached,) = _private_model_cache.glob("*.onnx")
-    for damage in (b"\0" * cached.stat().st_size, b"truncated"):  # same size but garbage; wrong size
+    other_model = mixed_inputs(tmp_path / "other.onnx").read_bytes()  # loads fine, but is not this blob
+    # same size but garbage; wrong size; another valid model (the head-start session built from it
+    # while storage was asked must not be served: the file is downloaded again under the same name)
+    for damage in (b"\0" * cached.stat().st_size, b"truncated", other_model):
         cached.write_bytes(damage)
         downloads = azurite.operations("Blob_Download")
         with TestClient(app_dir, settings=settings) as client:
             assert client.post("/api/add", json={"data": [1]}).json()["result"] == [[2.0]]
+            assert "speculative_session_ms" not in client.get("/api/add").json()["load_ms"]
         assert azurite.operations("Blob_Download", downloads + 1) == downloads + 1
+    (pointer,) = _private_model_cache.glob("*.last")
+    for damage in (b"\xff\xfe not utf-8", b"../../etc/passwd", b"\0"):  # a damaged pointer costs the head start only
+        pointer.write_bytes(damage)
+        with TestClient(app_dir, settings=settings) as client:
+            assert client.post("/api/add", json={"data": [1]}).json()["result"] == [[2.0]]
+        assert pointer.read_text() == cached.name  # rewritten after the load
 
 
 def test_missing_connection_setting_names_the_setting(app_dir: Path) -> None:
