@@ -36,8 +36,13 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
         except (ValueError, TypeError):
             pass  # not a clean numeric array: the general path below says what is wrong
         else:
-            check_shape(array, spec)
-            return array
+            # numpy reads null and "nan" as NaN here; a NaN (or inf - inf) in the sum sends the input
+            # down the general path, which refuses those and accepts a JSON NaN literal
+            with np.errstate(all="ignore"):  # inf - inf is NaN too, and not worth a warning
+                total = array.sum()
+            if not np.isnan(total):
+                check_shape(array, spec)
+                return array
     try:
         array = np.asarray(value, dtype=object) if spec.dtype.kind == "O" else np.asarray(value)
     except (ValueError, TypeError):

@@ -117,6 +117,9 @@ def test_metadata_describes_the_loaded_model(client: TestClient) -> None:
         ),
         ("mixed", b'{"inputs": {"x": [[1,2,3]], "scale": 1.5, "mask": [true], "tags": ["a"]}}', "non-integral"),
         ("emb", b'{"data": [[0, 9]]}', "rejected the input: Non-zero status code returned while running Gather node"),
+        # null or "nan" after a leading number is not read as NaN (found in review)
+        ("add", b'{"data": [1, null]}', "expects numbers (tensor(float)); got mixed or nested values"),
+        ("add", b'{"data": [1, "nan"]}', "expects numbers (tensor(float)); got strings"),
         # found by fuzzing (each was a 500)
         ("add", b'{"data": [1' + b"0" * 400 + b"]}", "holds a number too large for tensor(float)"),
         (
