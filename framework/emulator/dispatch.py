@@ -61,6 +61,8 @@ class RawResponse:
 def decode_path(raw: str) -> str:
     """Percent-decode a request path as ASP.NET Core does: every escape except an encoded '/' (%2F),
     so ``files/a%2Fb`` stays one segment."""
+    if "%" not in raw:
+        return raw  # the usual path: nothing to decode
     return "/".join("%2F".join(unquote(part) for part in _ENCODED_SLASH.split(segment)) for segment in raw.split("/"))
 
 
@@ -238,6 +240,7 @@ class Dispatcher:
                 result = await loop.run_in_executor(self._executor, call)
             response = _convert(result)
         except Exception:
+            invocation_id = invocation_id or str(uuid.uuid4())  # not made up front when INFO is off
             log.exception("Executed 'Functions.%s' (Failed, Id=%s)", function.name, invocation_id)
             return _empty(500)
         if logged:
