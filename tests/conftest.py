@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,14 +40,18 @@ def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[st
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        found = re.search(r"Listening on (http://\S+)", line)
-        if found or time.monotonic() > deadline:
-            break
-    else:
-        found = None
+    watchdog = threading.Timer(timeout, process.kill)  # a start that hangs silently ends the read below
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            found = re.search(r"Listening on (http://\S+)", line)
+            if found:
+                break
+        else:
+            found = None
+    finally:
+        watchdog.cancel()
     if not found:
         process.kill()
         pytest.fail("funnx start did not start:\n" + "\n".join(lines))
@@ -54,8 +59,13 @@ def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[st
         yield found.group(1), lines
     finally:
         process.send_signal(signal.SIGINT)
-        lines += process.stdout.read().splitlines()  # the rest of the log, for the test to read after the block
-        assert process.wait(timeout=30) == 0, "\n".join(lines)
+        try:
+            rest, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            rest, _ = process.communicate()
+        lines += rest.splitlines()  # the rest of the log, for the test to read after the block
+        assert process.returncode == 0, "\n".join(lines)
 
 
 def run_cli(*args: str | os.PathLike[str]) -> Result:

@@ -190,4 +190,4 @@ def test_keep_alive_requests_over_loopback_are_not_held_back(both_ways: tuple[Te
     started = time.perf_counter()
     for _ in range(20):
         assert http.get("/api/items/1").status_code == 200
-    assert time.perf_counter() - started < 0.4  # ~0.8 s with the delay; ~10 ms without
+    assert time.perf_counter() - started < 0.6  # ~0.8 s with the delay; ~10 ms without
