@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from bench.timing import Timing, fmt_us, measure
+from framework.runtime import jsoncodec
 from framework.runtime.oip_codec import InferRequest, encode_infer_response, parse_infer_request
 from framework.runtime.signature import ORT_TO_NUMPY, ModelSignature, TensorSpec
-from framework.runtime.tensors import json_to_array, to_jsonable
+from framework.runtime.tensors import json_to_array
 
 SHAPES = {"1x10": (1, 10), "1x3x224x224": (1, 3, 224, 224), "8x3x224x224": (8, 3, 224, 224)}
 
@@ -57,9 +58,9 @@ def cases(shape: tuple[int, ...]) -> dict[str, tuple[Callable[[], Any], Callable
             lambda: np.asarray(json.loads(stdlib_text), dtype=np.float32),
             lambda: json.dumps(array.tolist()),
         ),
-        "funnx simple JSON": (
-            lambda: json_to_array(json.loads(simple_body)["data"], spec),
-            lambda: json.dumps({"result": [to_jsonable(array)]}),
+        "funnx simple JSON": (  # what the simple contract runs: jsoncodec (orjson when installed)
+            lambda: json_to_array(jsoncodec.loads(simple_body)["data"], spec),
+            lambda: jsoncodec.dumps({"result": [array]}),
         ),
         "funnx OIP JSON": (
             lambda: parse_infer_request(oip_json, None, signature, "bench"),
