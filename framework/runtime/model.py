@@ -109,14 +109,9 @@ class OnnxModel:
         Starts a load if none is running; waits briefly for it to settle so an immediate failure is
         reported as such, else answers 503 with state "loading".
         """
-        loaded = self._loaded
-        if loaded is not None:
-            return loaded
-        with self._lock:
-            if self._loaded is not None:
-                return self._loaded
-            self._raise_recent_failure()
-            attempt = self._attempt or self._begin_attempt()
+        attempt = self._loaded or self._loaded_or_attempt()
+        if isinstance(attempt, LoadedModel):
+            return attempt
         attempt.settled.wait(settle_seconds)
         return self._settled(attempt) if attempt.settled.is_set() else self._still_loading(attempt)
 
@@ -151,15 +146,22 @@ class OnnxModel:
             if loaded.refresh_every is not None:
                 self._refresh_if_due(loaded, loaded.refresh_every)
             return loaded
-        with self._lock:
-            if self._loaded is not None:
-                return self._loaded
-            self._raise_recent_failure()
-            attempt = self._attempt or self._begin_attempt()
+        attempt = self._loaded_or_attempt()
+        if isinstance(attempt, LoadedModel):
+            return attempt
         wait = settings.positive_number(LOAD_WAIT_SETTING, 200.0) - (time.monotonic() - attempt.started)
         if not attempt.settled.wait(max(wait, 0.0)):
             return self._still_loading(attempt)
         return self._settled(attempt)
+
+    def _loaded_or_attempt(self) -> LoadedModel | _Attempt:
+        """Under the lock: the model if it loaded meanwhile, else the running attempt (started if
+        none runs and no recent failure says to wait)."""
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            self._raise_recent_failure()
+            return self._attempt or self._begin_attempt()
 
     def _begin_attempt(self) -> _Attempt:
         attempt = self._attempt = _Attempt()
