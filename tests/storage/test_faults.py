@@ -169,8 +169,11 @@ def big_blob(app_dir: Path, tmp_path: Path, big_model: Path) -> Iterator[tuple[A
         own.stop()
 
 
-def cut_download(cut: Callable[[], object], client: TestClient, cache: Path) -> ClientResponse:
-    """Send the first request, ``cut`` storage once its download is under way; the request's reply."""
+def cut_download(
+    cut: Callable[[], object], client: TestClient, cache: Path, answer_within: float = 10
+) -> ClientResponse:
+    """Send the first request, ``cut`` storage once its download is under way; the request's reply,
+    which must come within ``answer_within`` seconds of the cut."""
     replies: list[ClientResponse] = []
     first = threading.Thread(target=lambda: replies.append(client.post("/api/big", json=BIG_INPUT)))
     first.start()
@@ -180,7 +183,7 @@ def cut_download(cut: Callable[[], object], client: TestClient, cache: Path) -> 
         time.sleep(0.001)
     cut()
     assert list(cache.glob(".*.part")), "the download finished before storage was cut"
-    first.join(timeout=10)
+    first.join(timeout=answer_within)
     assert not first.is_alive(), "the request in flight hung"
     return replies[0]
 
@@ -257,19 +260,9 @@ def test_storage_frozen_for_longer_than_the_read_timeout_is_retried_not_waited_o
     own, source = big_blob
     secrets = encodings(own.connection_string, ACCOUNT_KEY)
     with TestClient(app_dir, settings={"AzureWebJobsStorage": own.connection_string}) as client:
-        started = time.monotonic()
-        replies: list[ClientResponse] = []
-        first = threading.Thread(target=lambda: replies.append(client.post("/api/big", json=BIG_INPUT)))
-        first.start()
-        deadline = time.monotonic() + 30
-        while not download_started(_private_model_cache):
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-        own.signal(signal.SIGSTOP)
-        first.join(timeout=blobstore.READ_TIMEOUT_SECONDS + 30)
-        assert not first.is_alive(), "the request waited on a silent connection"
-        assert time.monotonic() - started < blobstore.READ_TIMEOUT_SECONDS + 30
-        assert_unavailable(replies[0], "big", source, secrets)
+        wait = blobstore.READ_TIMEOUT_SECONDS + 30  # the read timeout, then the retry's first 503
+        first = cut_download(lambda: own.signal(signal.SIGSTOP), client, _private_model_cache, wait)
+        assert_unavailable(first, "big", source, secrets)
         own.signal(signal.SIGCONT)
         assert_served_big(served_again(client, "big", source, secrets, BIG_INPUT), big_model)
     assert_cache_clean(_private_model_cache, big_model)
