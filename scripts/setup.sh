@@ -5,11 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
+# funnx supports the Pythons Azure Functions runs: 3.11 and newer (3.10's support ended in October 2026).
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: error: $("$python" --version 2>&1 || echo "$python") is too old; funnx needs Python 3.11 or newer (Azure Functions support for 3.10 ended in October 2026): set PYTHON=python3.11 (or 3.12, 3.13)" >&2
+  exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($python --version)"
   "$python" -m venv .venv
 fi
 echo "setup: installing funnx and its dev tools into .venv"
+# pip 25+ checks Requires-Python against --python-version (funnx package targets other Pythons)
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "pip==26.3"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -c constraints.txt
 
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then

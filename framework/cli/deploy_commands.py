@@ -12,17 +12,35 @@ from typing import Any
 
 import click
 
-from framework.generator import write_files
-from framework.generator.ci import PYTHON_VERSIONS, PipelineOptions, plan_pipeline
-from framework.generator.errors import GeneratorError
+from framework.errors import GeneratorError
+from framework.generator import python_versions, write_files
+from framework.generator.ci import PipelineOptions, plan_pipeline
 from framework.generator.infra import plan_infra
 from framework.generator.package import build_package
 
 from .group import cli
 from .options import APP_OPTION
 
-PYTHON_OPTION = click.option("--python", default="3.11", show_default=True, type=click.Choice(PYTHON_VERSIONS),
-                             help="Python version of the function app.")  # fmt: skip
+
+class PythonVersion(click.ParamType[str]):
+    """A Python version Azure Functions runs; an ended one is refused with the date its support ended."""
+
+    name = "VERSION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        wrong = python_versions.problem(str(value))
+        if wrong is not None:
+            self.fail(wrong, param, ctx)
+        return str(value)
+
+
+PYTHON_OPTION = click.option(
+    "--python",
+    default=python_versions.DEFAULT,
+    show_default=True,
+    type=PythonVersion(),
+    help=f"Python version of the function app ({', '.join(python_versions.SUPPORTED)}).",
+)
 
 
 @cli.command()

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from framework import __version__
-from framework.runtime.errors import FunnxError
+from framework.errors import FunnxError
 
 
 class FunnxGroup(click.Group):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from framework.emulator.errors import EmulatorError
 from framework.emulator.invoke import invoke, numpy_bytes, request_body, result_arrays
+from framework.errors import EmulatorError
 
 from .group import cli
 from .options import APP_OPTION, one_shot_logging

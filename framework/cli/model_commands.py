@@ -11,8 +11,9 @@ from typing import Any
 import click
 
 from framework.emulator.appconfig import local_settings_applied
+from framework.errors import RegistryError
 from framework.runtime import blobstore, registry
-from framework.runtime.registry_store import RegistryError, RegistryStore
+from framework.runtime.registry_store import RegistryStore
 from framework.runtime.sources import DEFAULT_CONNECTION, check_setting_name
 
 from .group import cli

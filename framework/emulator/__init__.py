@@ -11,12 +11,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from framework.errors import EmulatorError
+
     from .client import ClientResponse, TestClient
-    from .errors import EmulatorError
     from .host import EmulatorHost
 
 __all__ = ["ClientResponse", "EmulatorError", "EmulatorHost", "TestClient"]
-_EXPORTS = {"ClientResponse": ".client", "TestClient": ".client", "EmulatorError": ".errors", "EmulatorHost": ".host"}
+_EXPORTS = {
+    "ClientResponse": ".client",
+    "TestClient": ".client",
+    "EmulatorError": "framework.errors",
+    "EmulatorHost": ".host",
+}
 
 
 def __getattr__(name: str) -> Any:

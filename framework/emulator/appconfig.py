@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from framework.runtime.errors import FunnxError
+from framework.errors import EmulatorError, FunnxError
 from framework.runtime.hostconfig import read_json_object
-
-from .errors import EmulatorError
 
 log = logging.getLogger("funnx.host")
 

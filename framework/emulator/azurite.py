@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import EmulatorError
+from framework.errors import EmulatorError
 
 #: Azurite's well-known development account (a public constant, not a secret).
 ACCOUNT = "devstoreaccount1"

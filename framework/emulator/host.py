@@ -12,13 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
-from framework.runtime.errors import FunnxError
+from framework.errors import EmulatorError, FunnxError
 from framework.runtime.settings import SCRIPT_ROOT_SETTING
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
 from .cors import CorsPolicy
 from .dispatch import Dispatcher
-from .errors import EmulatorError
 from .hostjson import load_http_options
 from .keys import load_keys
 from .loader import SCRIPT_FILE_SETTING, HttpFunction, find_register, import_script, index_functions

@@ -21,10 +21,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from framework.runtime.errors import FunnxError
+from framework.errors import EmulatorError, FunnxError
 from framework.runtime.hostconfig import read_host_json, route_prefix
-
-from .errors import EmulatorError
 
 OVERRIDE_PREFIX = "AzureFunctionsJobHost__extensions__http__"
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from framework.errors import EmulatorError
+
 from .client import TestClient
-from .errors import EmulatorError
 from .routing import compile_route
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EmulatorError
+from framework.errors import EmulatorError
 
 KEYS_FILE = Path(".funnx") / "keys.json"
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import azure.functions as func
 
+from framework.errors import EmulatorError
 from framework.runtime import catalog
-
-from .errors import EmulatorError
 
 log = logging.getLogger("funnx.host")
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import framework
+from framework.errors import EmulatorError
 
 from .azurite import Azurite, find_azurite, free_port
 from .devstorage import AZURITE_DATA
-from .errors import EmulatorError
 
 log = logging.getLogger("funnx.host")
 

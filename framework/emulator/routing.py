@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .errors import EmulatorError
+from framework.errors import EmulatorError
 
 Check = Callable[[str], bool]
 

@@ -16,8 +16,9 @@ from typing import Any, TextIO
 
 import uvicorn
 
+from framework.errors import EmulatorError
+
 from .asgi import AsgiApp
-from .errors import EmulatorError
 from .host import EmulatorHost
 
 log = logging.getLogger("funnx.host")

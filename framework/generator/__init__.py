@@ -4,7 +4,8 @@ The only part of funnx that imports jinja2. Entry points: :func:`plan_init` and 
 build the files; :func:`write_files` writes them atomically.
 """
 
-from .errors import GeneratorError
+from framework.errors import GeneratorError
+
 from .plans import PlannedFile, plan_init, plan_new
 from .validate import NewFunction, validate_new
 from .writer import write_files

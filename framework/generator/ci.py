@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from framework.runtime.errors import FunnxError
+from framework.errors import FunnxError, GeneratorError
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
-from .errors import GeneratorError
+from . import python_versions
 from .plans import PlannedFile
 from .render import render
 
@@ -24,7 +24,6 @@ SLOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,58}$")
 ENVIRONMENT = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9_.()-]{1,90}$")
-PYTHON_VERSIONS = ("3.10", "3.11", "3.12")
 GITHUB_WORKFLOW = Path(".github/workflows/funnx-deploy.yml")
 AZURE_PIPELINE = Path("azure-pipelines.yml")
 
@@ -32,7 +31,7 @@ AZURE_PIPELINE = Path("azure-pipelines.yml")
 @dataclass(frozen=True)
 class PipelineOptions:
     app_name: str
-    python: str = "3.11"
+    python: str = python_versions.DEFAULT
     slot: str | None = None
     environment: str = "production"
     branch: str = "main"
@@ -46,7 +45,7 @@ class PipelineOptions:
 def _problems(options: PipelineOptions, pipelines: bool) -> list[str]:
     checks = [
         (APP_NAME.match(options.app_name), f"invalid app name {options.app_name!r}: 2-60 letters, digits and hyphens"),
-        (options.python in PYTHON_VERSIONS, f"--python must be one of {', '.join(PYTHON_VERSIONS)}"),
+        (python_versions.problem(options.python) is None, python_versions.problem(options.python) or ""),
         (options.slot is None or SLOT.match(options.slot), f"invalid slot name {options.slot!r}"),
         (not (options.slot and options.flex), "Flex Consumption apps have no deployment slots: drop --slot or --flex"),
         (ENVIRONMENT.match(options.environment), f"invalid environment name {options.environment!r}"),

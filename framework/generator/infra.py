@@ -13,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from framework.errors import GeneratorError
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource, parse_source
 
-from .ci import APP_NAME, PYTHON_VERSIONS
-from .errors import GeneratorError
+from . import python_versions
+from .ci import APP_NAME
 from .existing import declared_models
 from .plans import PlannedFile
 from .render import render
@@ -72,7 +73,12 @@ def app_settings(connections: list[str]) -> list[Setting]:
 
 
 def plan_infra(
-    app_dir: Path, app_name: str, *, python: str = "3.11", models_container: str | None = None, force: bool = False
+    app_dir: Path,
+    app_name: str,
+    *,
+    python: str = python_versions.DEFAULT,
+    models_container: str | None = None,
+    force: bool = False,
 ) -> tuple[list[PlannedFile], list[str]]:
     """(infra/main.bicep and infra/main.parameters.json, warnings)."""
     connections, containers = model_connections(app_dir)
@@ -80,8 +86,8 @@ def plan_infra(
     problems = []
     if not APP_NAME.match(app_name):
         problems.append(f"invalid app name {app_name!r}: 2-60 letters, digits and hyphens")
-    if python not in PYTHON_VERSIONS:
-        problems.append(f"--python must be one of {', '.join(PYTHON_VERSIONS)}")
+    if (wrong := python_versions.problem(python)) is not None:
+        problems.append(wrong)
     if not CONTAINER.match(container):
         problems.append(f"invalid container name {container!r}")
     files = [app_dir / "infra" / "main.bicep", app_dir / "infra" / "main.parameters.json"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from framework.runtime.errors import FunnxError
+from framework.errors import FunnxError
 from framework.runtime.signature import ModelSignature, TensorSpec, read_signature
 
 from .render import py_literal

@@ -24,8 +24,9 @@ from pathlib import Path
 import pathspec
 
 import framework
+from framework.errors import GeneratorError
 
-from .errors import GeneratorError
+from . import python_versions
 from .funcignore import ALWAYS_EXCLUDED
 
 SITE_PACKAGES = ".python_packages/lib/site-packages"
@@ -58,17 +59,61 @@ def runtime_files() -> Iterator[tuple[Path, str]]:
     """funnx's deployed runtime, from wherever funnx is installed."""
     package = Path(framework.__file__).resolve().parent
     yield package / "__init__.py", "framework/__init__.py"
+    yield package / "errors.py", "framework/errors.py"
     for path in sorted((package / "runtime").rglob("*.py")):
         yield path, f"framework/{path.relative_to(package).as_posix()}"
 
 
+def for_target(requirements: str, python: str) -> str:
+    """requirements.txt as the target sees it: lines whose environment marker is false for Linux
+    x86_64 and ``python`` dropped, the markers of the others removed. pip evaluates markers against
+    the Python it runs on, not the one given with ``--python-version``."""
+    from packaging.markers import InvalidMarker, Marker
+
+    environment = {"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
+                   "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
+                   "implementation_name": "cpython", "platform_python_implementation": "CPython"}  # fmt: skip
+    kept = []
+    for line in requirements.splitlines():
+        requirement, separator, marker = line.partition(";")
+        if separator and not line.lstrip().startswith(("#", "-")):
+            try:
+                if not Marker(marker.split(" #", 1)[0].strip()).evaluate(environment):
+                    continue
+            except InvalidMarker as err:
+                raise GeneratorError(
+                    f"requirements.txt: invalid environment marker in {line.strip()!r}: {err}"
+                ) from None
+            kept.append(requirement.rstrip())
+        else:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def _require_pip(major: int) -> None:
+    """Older pips check Requires-Python against the running interpreter, not ``--python-version``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("pip")
+    except PackageNotFoundError:
+        raise GeneratorError(f"pip is not installed for {sys.executable}; install it: python -m ensurepip") from None
+    if int(found.split(".")[0]) < major:
+        raise GeneratorError(
+            f"pip {found} cannot install wheels for another Python version; upgrade it: python -m pip install -U pip"
+        )
+
+
 def install_dependencies(requirements: Path, target: Path, python: str) -> None:
-    """pip install the requirements as Linux x86_64 wheels for ``python`` (e.g. 3.11) into ``target``."""
-    if not re.fullmatch(r"3\.\d{1,2}", python):
-        raise GeneratorError(f"--python {python!r}: give a minor version such as 3.11")
+    """pip install the requirements as Linux x86_64 wheels for ``python`` (e.g. 3.13) into ``target``."""
+    if (wrong := python_versions.problem(python)) is not None:
+        raise GeneratorError(wrong)
+    _require_pip(25)
+    resolved = target.parent / "requirements-target.txt"
+    resolved.write_text(for_target(requirements.read_text(encoding="utf-8"), python), encoding="utf-8")
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
                "--target", str(target), "--implementation", "cp", "--python-version", python,
-               "--only-binary=:all:", "-r", str(requirements)]  # fmt: skip
+               "--only-binary=:all:", "-r", str(resolved)]  # fmt: skip
     for platform in PLATFORMS:
         command[4:4] = ["--platform", platform]
     done = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "PIP_NO_INPUT": "1"})
@@ -105,7 +150,7 @@ def _add(archive: zipfile.ZipFile, path: Path, name: str) -> None:
             target.write(chunk)
 
 
-def build_package(app_dir: Path, output: Path, python: str = "3.11") -> PackageReport:
+def build_package(app_dir: Path, output: Path, python: str = python_versions.DEFAULT) -> PackageReport:
     """Write the deployment zip to ``output`` (atomically: a temporary file renamed at the end)."""
     if not (app_dir / "host.json").is_file() or not (app_dir / "requirements.txt").is_file():
         raise GeneratorError(f"{app_dir} needs host.json and requirements.txt to be packaged; run funnx init first")

@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from framework.runtime.errors import FunnxError
+from framework.errors import FunnxError, GeneratorError
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
-from .errors import GeneratorError
 from .inspect_model import example_lines, example_request
 from .render import render
 from .validate import ROUTE, NewFunction

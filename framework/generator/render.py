@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from framework.runtime.errors import FunnxError
+from framework.errors import FunnxError
 
 
 def templates_dir() -> Path:

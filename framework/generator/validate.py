@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from framework.runtime.errors import FunnxError
+from framework.errors import FunnxError, GeneratorError
 from framework.runtime.session_options import declared_config
 from framework.runtime.signature import ModelSignature
 from framework.runtime.sources import DEFAULT_CONNECTION, LocalSource, parse_source, split_sas
 
-from .errors import GeneratorError
 from .existing import existing_functions
 from .funcignore import excluding_rule
 from .inspect_model import read_local_signature

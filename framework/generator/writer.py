@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import GeneratorError
+from framework.errors import GeneratorError
+
 from .plans import PlannedFile
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
+from framework.errors import ModelUnavailable
+
 from . import settings
-from .errors import ModelUnavailable
 from .sources import BlobSource, UrlSource
 
 if TYPE_CHECKING:

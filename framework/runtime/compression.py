@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import zlib
 
-from .errors import BadRequest, PayloadTooLarge
+from framework.errors import BadRequest, PayloadTooLarge
+
 from .settings import body_limit
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadRequest
+from framework.errors import BadRequest
 
 #: wire name → numpy dtype (little-endian)
 WIRE_TO_NUMPY: dict[str, np.dtype[Any]] = {

@@ -16,8 +16,9 @@ from types import ModuleType
 
 import azure.functions as func
 
+from framework.errors import FunnxError
+
 from . import catalog
-from .errors import FunnxError
 from .model import OnnxModel
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from framework.errors import ModelUnavailable
+
 from . import registry, settings
 from .cache import ModelCache
-from .errors import ModelUnavailable
 from .sources import BlobSource, LocalSource, ModelSource, RegistrySource, UrlSource
 
 if TYPE_CHECKING:

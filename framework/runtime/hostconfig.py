@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError
+from framework.errors import ConfigurationError
 
 DEFAULT_ROUTE_PREFIX = "api"
 ROUTE_PREFIX_SETTING = "AzureFunctionsJobHost__extensions__http__routePrefix"

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from framework.errors import ModelUnavailable
+
 from . import settings
-from .errors import ModelUnavailable
 from .fetch import FetchedModel, RetryNotice, fetch_model, ms_since
 from .session_options import SessionConfig, create_session
 from .signature import ModelSignature, read_signature

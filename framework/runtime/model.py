@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from framework.errors import BadRequest, InferenceFailed, ModelUnavailable
+
 from . import catalog, settings
-from .errors import BadRequest, InferenceFailed, ModelUnavailable
 from .loading import LoadedModel, load_model, ort_message
 from .session_options import SessionConfig, declared_config, effective_config
 from .sources import ModelSource, parse_source

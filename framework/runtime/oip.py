@@ -14,11 +14,11 @@ from typing import Any
 import azure.functions as func
 
 from framework import __version__
+from framework.errors import NotFound, PayloadTooLarge
 
 from . import catalog, settings
 from .compression import choose_encoding, decode_body, encode_body
 from .datatypes import wire_name
-from .errors import NotFound, PayloadTooLarge
 from .model import OnnxModel
 from .oip_codec import HEADER_LENGTH, encode_infer_response, parse_infer_request
 from .responses import VERSION_HEADER, error_response, json_response

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from framework.errors import BadRequest, NotImplementedByFunnx
+
 from . import jsoncodec
 from .datatypes import BINARY_ONLY, WIRE_TO_NUMPY, decode_bytes_elements, encode_bytes_elements, wire_name, wire_of
-from .errors import BadRequest, FunnxError
 from .jsoncodec import dumps
 from .signature import ModelSignature, TensorSpec
 from .tensors import check_shape, coerce, to_jsonable
@@ -28,12 +29,6 @@ HEADER_LENGTH = "inference-header-content-length"
 #: numpy's limits: 64 dimensions, and sizes in bytes (8 per element at most here) below 2**63.
 MAX_RANK = 64
 MAX_ELEMENTS = 2**60
-
-
-class NotImplementedByFunnx(FunnxError):
-    """A protocol extension funnx does not implement (shared memory, classification, BF16)."""
-
-    status = 501
 
 
 @dataclass

@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from framework.errors import ModelUnavailable
+
 from . import settings
-from .errors import ModelUnavailable
 
 CONTAINER_SETTING = "FUNNX_REGISTRY_CONTAINER"
 DEFAULT_CONTAINER = "models"

@@ -11,20 +11,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from framework.errors import RegistryError
+
 from . import registry
-from .errors import FunnxError
 from .registry import Manifest
 from .signature import read_signature
 
 Progress = Callable[[int, int], None]
-
-
-class RegistryError(FunnxError):
-    """A registry operation that cannot be done as asked (bad name, existing version, missing model)."""
 
 
 def _hashes(path: Path) -> tuple[str, bytes]:
@@ -128,7 +125,7 @@ class RegistryStore:
             tags=dict(tags or {}),
             description=description,
             signature=signature,
-            uploaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            uploaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         import json
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import azure.functions as func
 
-from .errors import FunnxError, ModelUnavailable
+from framework.errors import FunnxError, ModelUnavailable
+
 from .jsoncodec import dumps
 
 log = logging.getLogger("funnx.runtime")

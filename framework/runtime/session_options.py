@@ -17,8 +17,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from framework.errors import ConfigurationError, ModelUnavailable
+
 from . import settings
-from .errors import ConfigurationError, ModelUnavailable
 
 PROVIDER_ALIASES = {
     "cpu": "CPUExecutionProvider",

@@ -18,9 +18,10 @@ from typing import Any
 
 import azure.functions as func
 
+from framework.errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
+
 from . import jsoncodec, settings
 from .compression import decode_body
-from .errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
 from .model import OnnxModel
 from .responses import VERSION_HEADER, error_response, json_response
 from .signature import ModelSignature

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from framework.errors import ConfigurationError
+
 from . import settings
-from .errors import ConfigurationError
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 

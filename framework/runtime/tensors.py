@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadRequest
+from framework.errors import BadRequest
+
 from .signature import ModelSignature, TensorSpec
 
 _ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b"}

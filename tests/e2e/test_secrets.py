@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,7 +36,7 @@ def _write_only_sas(container: str, blob: str) -> str:
     """A valid signature that storage refuses for reads: the load fails and its error is reported."""
     from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-    expiry = datetime.now(timezone.utc) + timedelta(hours=1)
+    expiry = datetime.now(UTC) + timedelta(hours=1)
     permission = BlobSasPermissions(write=True)
     return generate_blob_sas(ACCOUNT, container, blob, account_key=ACCOUNT_KEY, permission=permission, expiry=expiry)
 

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -137,7 +137,7 @@ def test_sas_url_source_with_token_in_settings(
         "m.onnx",
         account_key=ACCOUNT_KEY,
         permission=BlobSasPermissions(read=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
     )
     url = f"{azurite.azurite.blob_endpoint}/{container}/m.onnx"
     result = run_cli("new", "sas", "--model", f"{url}?{token}", "--app", app_dir)
@@ -151,7 +151,7 @@ def test_sas_url_source_with_token_in_settings(
         "m.onnx",
         account_key=ACCOUNT_KEY,
         permission=BlobSasPermissions(write=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
     )
     with caplog.at_level(logging.DEBUG), TestClient(app_dir, settings={"SAS_SAS": bad_token}) as client:
         reply = client.post("/api/sas", json={"data": [1]})

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -483,7 +483,7 @@ def test_missing_container_is_503_then_served_once_created(
     container = f"absent-{time.monotonic_ns()}"
     token = generate_blob_sas(
         ACCOUNT, container, "m.onnx", account_key=ACCOUNT_KEY, permission=BlobSasPermissions(read=True),
-        expiry=datetime.now(timezone.utc) + timedelta(hours=1),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
     )  # fmt: skip
     url = f"{azurite.azurite.blob_endpoint}/{container}/m.onnx"
     assert run_cli("new", "conn", "--model", f"az://{container}/m.onnx", "--app", app_dir).exit_code == 0

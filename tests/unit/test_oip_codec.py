@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framework.runtime.errors import BadRequest
+from framework.errors import BadRequest
 from framework.runtime.oip_codec import parse_infer_request
 from framework.runtime.signature import ModelSignature, TensorSpec
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from framework.emulator.errors import EmulatorError
 from framework.emulator.routing import compile_route
+from framework.errors import EmulatorError
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from framework.runtime.errors import ConfigurationError
+from framework.errors import ConfigurationError
 from framework.runtime.sources import BlobSource, LocalSource, UrlSource, parse_source, split_sas
 
 

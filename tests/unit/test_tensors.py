@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framework.runtime.errors import BadRequest
+from framework.errors import BadRequest
 from framework.runtime.signature import ORT_TO_NUMPY, TensorSpec
 from framework.runtime.tensors import finite_or_none, json_to_array, to_jsonable
 

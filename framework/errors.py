@@ -1,8 +1,8 @@
-"""The one error hierarchy of funnx.
+"""The one error hierarchy of funnx; imports nothing, so every layer (and the CLI's start-up) can use it.
 
 Every error funnx raises on purpose is a :class:`FunnxError` whose message says what went wrong and
-how to fix it. Runtime errors carry the HTTP status they map to; the CLI prints the message on one
-line and exits non-zero. It lives in the runtime because the runtime depends on nothing else of ours.
+how to fix it. Errors raised while serving carry the HTTP status they map to; the CLI prints the
+message on one line and exits non-zero. The deployed runtime ships this module with it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class FunnxError(Exception):
         self.message = message
 
 
+# -- serving (the runtime) ----------------------------------------------------------------------
 class BadRequest(FunnxError):
     """The request body or parameters are wrong; the client must change the request."""
 
@@ -57,5 +58,24 @@ class InferenceFailed(FunnxError):
     status = 500
 
 
+class NotImplementedByFunnx(FunnxError):
+    """A protocol extension funnx does not implement (shared memory, classification, BF16)."""
+
+    status = 501
+
+
 class ConfigurationError(FunnxError):
     """A model declaration, source or setting is invalid (found before any request is served)."""
+
+
+# -- tooling (CLI, generator, emulator) ---------------------------------------------------------
+class GeneratorError(FunnxError):
+    """Invalid input to a generator command; nothing was written."""
+
+
+class EmulatorError(FunnxError):
+    """The app cannot be served as it is; the message names the file and the fix."""
+
+
+class RegistryError(FunnxError):
+    """A registry operation that cannot be done as asked (bad name, existing version, missing model)."""
