@@ -68,6 +68,18 @@ def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[st
         assert process.returncode == 0, "\n".join(lines)
 
 
+def find_python(version: str) -> str | None:
+    """An interpreter for ``version`` (e.g. "3.13"): ``python3.13`` on PATH, or pyenv's."""
+    import shutil
+
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(pyenv.glob(f"{version}.*/bin/python"), reverse=True) if pyenv.is_dir() else []
+    if candidates:
+        return str(candidates[0])
+    found = shutil.which(f"python{version}")
+    return found if found and "/shims/" not in found else None
+
+
 def run_cli(*args: str | os.PathLike[str]) -> Result:
     """Invoke ``funnx`` in-process, exactly as the console script does."""
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)

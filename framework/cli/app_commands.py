@@ -102,11 +102,12 @@ def new(
     files = plan_new(fn)
     if dry_run:
         for planned in files:
-            shown = (
-                "(local.settings.json with the SAS token)"
-                if planned.path.name == "local.settings.json"
-                else planned.content
-            )
+            if planned.path.name == "local.settings.json":
+                shown = "(local.settings.json with the SAS token)"
+            elif isinstance(planned.content, bytes):
+                shown = f"({len(planned.content)} bytes)"
+            else:
+                shown = planned.content
             click.echo(f"--- {planned.path} (dry run, not written)\n{shown}")
         return
     write_files(files)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from framework.errors import GeneratorError
+from framework.generator import publish as deploy
 from framework.generator import python_versions, write_files
 from framework.generator.ci import PipelineOptions, plan_pipeline
 from framework.generator.infra import plan_infra
@@ -50,10 +46,12 @@ PYTHON_OPTION = click.option(
               type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the zip (relative paths start at the app folder).")  # fmt: skip
 def package(app_dir: Path, python: str, output: Path) -> None:
-    """Build a run-from-package zip: app files, funnx's runtime, Linux wheels of requirements.txt."""
+    """Build a run-from-package zip: the app's files and Linux wheels of its requirements.txt."""
     target = output if output.is_absolute() else app_dir / output
     click.echo(f"installing requirements.txt for Linux x86_64, Python {python}...")
     report = build_package(app_dir, target, python)
+    for path in report.updated:
+        click.echo(f"updated {path} to this funnx's runtime (commit it)")
     click.echo(f"wrote {report.path} ({report.files} files, {report.size / 1e6:.1f} MB compressed)")
     click.echo("largest packages (installed size):")
     for name, size in report.largest:
@@ -73,8 +71,8 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--environment", default="production", show_default=True, help="CI environment to deploy in."),
         click.option("--branch", default="main", show_default=True, help="Branch whose pushes deploy."),
         click.option("--flex", is_flag=True, help="The app runs on the Flex Consumption plan."),
-        click.option("--test-command", help="Test step (default: bash scripts/test.sh if present, else pytest)."),
-        click.option("--install-command", help="How the package step installs funnx (default: pip install funnx)."),
+        click.option("--test-command", help="Test step (default: install funnx and requirements.txt, then pytest)."),
+        click.option("--install-command", help="How the pipeline installs funnx (default: as it was installed here)."),
         click.option("--force", is_flag=True, help="Overwrite an existing pipeline file."),
         APP_OPTION,
     ]):  # fmt: skip
@@ -145,40 +143,12 @@ def bicep(app_name: str, python: str, models_container: str | None, force: bool,
 
 @cli.command()
 @click.argument("app_name", metavar="APP")
-@click.option("--slot", help="Deployment slot.")
+@click.option("--resource-group", "-g", help="The app's resource group (the Azure CLI needs it).")
+@click.option("--slot", help="Deployment slot (not on Flex Consumption).")
 @click.option("--package", "package_path", default="dist/app.zip", show_default=True, type=click.Path(path_type=Path),
               help="The zip from `funnx package` (relative paths start at the app folder).")  # fmt: skip
 @APP_OPTION
-def publish(app_name: str, slot: str | None, package_path: Path, app_dir: Path) -> None:
-    """Deploy the package with Core Tools (`func azure functionapp publish APP --no-build`)."""
+def publish(app_name: str, resource_group: str | None, slot: str | None, package_path: Path, app_dir: Path) -> None:
+    """Deploy the package zip in one step (Azure CLI config-zip, or Core Tools --no-build)."""
     zip_path = package_path if package_path.is_absolute() else app_dir / package_path
-    if not zip_path.is_file():
-        raise GeneratorError(f"{zip_path} not found; build it first with: funnx package -o {package_path}")
-    slot_flag = f" --slot {slot}" if slot else ""
-    func = shutil.which("func")
-    if func is None:
-        click.echo("Azure Functions Core Tools (func) is not installed. Deploy the package with either:")
-        publish_command = f"func azure functionapp publish {app_name} --no-build --python{slot_flag}"
-        click.echo(f"  unzip {zip_path} -d app && cd app && {publish_command}")
-        zip_deploy = f"az functionapp deployment source config-zip -g <resource-group> -n {app_name}"
-        click.echo(f"  {zip_deploy} --src {zip_path}{slot_flag}")
-        raise GeneratorError(
-            "func not found on PATH: install Azure Functions Core Tools, or run one of the commands above"
-        )
-    with tempfile.TemporaryDirectory(prefix="funnx-publish-") as folder:
-        with zipfile.ZipFile(zip_path) as archive:
-            archive.extractall(folder)
-        command = [
-            func,
-            "azure",
-            "functionapp",
-            "publish",
-            app_name,
-            "--no-build",
-            "--python",
-            *(["--slot", slot] if slot else []),
-        ]
-        click.echo("$ func " + " ".join(command[1:]))
-        done = subprocess.run(command, cwd=folder, check=False)
-    if done.returncode != 0:
-        raise GeneratorError(f"func azure functionapp publish failed (exit {done.returncode}); see its output above")
+    deploy.publish(app_name, zip_path, resource_group=resource_group, slot=slot, say=click.echo)

@@ -6,8 +6,8 @@ build the files; :func:`write_files` writes them atomically.
 
 from framework.errors import GeneratorError
 
-from .plans import PlannedFile, plan_init, plan_new
+from .plans import plan_init, plan_new
 from .validate import NewFunction, validate_new
-from .writer import write_files
+from .writer import PlannedFile, write_files
 
 __all__ = ["GeneratorError", "NewFunction", "PlannedFile", "plan_init", "plan_new", "validate_new", "write_files"]

@@ -1,6 +1,7 @@
 """``funnx ci github|azure-pipelines``: plan a CI/CD pipeline that tests, packages, deploys, smoke-tests.
 
-The pipeline packages with ``funnx package`` (wheels built for Linux, no remote build), signs in to
+The pipeline installs funnx the way it was installed here (see :mod:`.install_source`), packages
+with ``funnx package`` (wheels built for Linux, no remote build), signs in to
 Azure with OpenID Connect (no stored secret), deploys with Azure/functions-action or
 AzureFunctionApp@2, then polls the app's anonymous health endpoint. Every value placed in the YAML
 is validated here, then rendered as a quoted YAML scalar.
@@ -15,9 +16,9 @@ from pathlib import Path
 from framework.errors import FunnxError, GeneratorError
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
-from . import python_versions
-from .plans import PlannedFile
+from . import install_source, python_versions
 from .render import render
+from .writer import PlannedFile
 
 APP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$")
 SLOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,58}$")
@@ -83,13 +84,13 @@ def plan_pipeline(app_dir: Path, kind: str, options: PipelineOptions, *, force: 
     if problems:
         raise GeneratorError("; ".join(problems))
     checkout = _is_funnx_checkout(app_dir)
-    test_command = options.test_command or (
-        "bash scripts/test.sh" if (app_dir / "scripts" / "test.sh").is_file() else
-        "python -m pip install -r requirements.txt funnx && python -m pytest"
-    )  # fmt: skip
     install_command = options.install_command or (
-        "python -m pip install ." if checkout else "python -m pip install funnx"
+        "python -m pip install ." if checkout else install_source.install_command()
     )
+    test_command = options.test_command or (
+        "bash scripts/test.sh" if checkout and (app_dir / "scripts" / "test.sh").is_file() else
+        f"{install_command} && python -m pip install -r requirements.txt pytest && python -m pytest"
+    )  # fmt: skip
     content = render(
         f"ci/{'azure-pipelines' if pipelines else 'github-deploy'}.yml.j2",
         app_name=options.app_name,

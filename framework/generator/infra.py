@@ -19,8 +19,8 @@ from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySo
 from . import python_versions
 from .ci import APP_NAME
 from .existing import declared_models
-from .plans import PlannedFile
 from .render import render
+from .writer import PlannedFile
 
 CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from framework.errors import FunnxError, GeneratorError
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
+from . import runtime_wheel
 from .inspect_model import example_lines, example_request
 from .render import render
 from .validate import ROUTE, NewFunction
+from .writer import PlannedFile
 
 #: App file → template, for `funnx init`.
 APP_FILES = {
@@ -28,12 +29,6 @@ APP_FILES = {
 LOCAL_SETTINGS = "local.settings.json"
 
 
-@dataclass(frozen=True)
-class PlannedFile:
-    path: Path
-    content: str
-
-
 def plan_init(app_dir: Path, *, force: bool = False) -> list[PlannedFile]:
     if app_dir.exists() and not app_dir.is_dir():
         raise GeneratorError(f"{app_dir} exists and is not a folder")
@@ -43,11 +38,12 @@ def plan_init(app_dir: Path, *, force: bool = False) -> list[PlannedFile]:
             f"{app_dir} already has {', '.join(existing)}; pass --force to overwrite them "
             f"({LOCAL_SETTINGS} is never overwritten)"
         )
-    return [
-        PlannedFile(app_dir / name, render(template))
+    files = [
+        PlannedFile(app_dir / name, render(template, runtime_wheel=runtime_wheel.requirement_line()))
         for name, template in APP_FILES.items()
         if not (name == LOCAL_SETTINGS and (app_dir / name).exists())
     ]
+    return [*files, PlannedFile(app_dir / runtime_wheel.FOLDER / runtime_wheel.wheel_name(), runtime_wheel.build())]
 
 
 def plan_new(fn: NewFunction) -> list[PlannedFile]:
@@ -81,6 +77,7 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         example_lines=lines,
     )
     files = [PlannedFile(fn.module_path, content), PlannedFile(fn.test_path, _test_module(fn, url_path))]
+    files += runtime_wheel.plan_refresh(fn.app_dir)  # an app made by an older funnx gets this one's runtime
     if fn.sas_token and fn.connection:
         files.append(_with_setting(fn.app_dir / LOCAL_SETTINGS, fn.connection, fn.sas_token, replace=fn.force))
     return files

@@ -10,11 +10,16 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from framework.errors import GeneratorError
 
-from .plans import PlannedFile
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: Path
+    content: str | bytes  # text is written as UTF-8 with \n line ends; bytes as they are
 
 
 def write_files(files: Sequence[PlannedFile]) -> None:
@@ -29,7 +34,10 @@ def write_files(files: Sequence[PlannedFile]) -> None:
             created_dirs += _make_parents(planned.path.parent)
             temporary = planned.path.with_name(f".{planned.path.name}.{tag}.tmp")
             staged.append((temporary, planned.path))
-            temporary.write_text(planned.content, encoding="utf-8", newline="\n")
+            if isinstance(planned.content, bytes):
+                temporary.write_bytes(planned.content)
+            else:
+                temporary.write_text(planned.content, encoding="utf-8", newline="\n")
         for temporary, final in staged:
             backup = None
             if final.exists():

@@ -18,6 +18,8 @@ import pytest
 from framework.emulator import TestClient
 from framework.emulator.host import EmulatorHost
 from framework.emulator.server import BackgroundServer
+from framework.generator import runtime_wheel
+from framework.generator.package import app_files
 from tests.conftest import AzuriteService, run_cli
 from tests.models import iris_path, mixed_inputs, run_direct
 
@@ -139,8 +141,15 @@ def test_the_repo_is_a_working_app_with_its_sample_function(azurite: AzuriteServ
     assert run_cli("new", "iris", "--model", "az://models/iris.onnx", "--app", copy).exit_code == 0
     for generated in ("functions_app/iris.py", "tests/test_iris.py"):
         assert (REPO / generated).read_text() == (copy / generated).read_text(), generated
-    for name in ("function_app.py", "host.json", "requirements.txt"):
+    for name in ("function_app.py", "host.json"):
         assert (REPO / name).read_text() == (copy / name).read_text(), name
+    # This repository deploys funnx's runtime as source rather than as the wheel an app names.
+    requirements = {line for line in (REPO / "requirements.txt").read_text().splitlines() if line[:1] not in "#"}
+    generated = {line for line in (copy / "requirements.txt").read_text().splitlines() if line[:1] not in "#"}
+    assert requirements == generated - {runtime_wheel.requirement_line()} | set(runtime_wheel.DEPENDENCIES)
+    shipped = {name for _, name in app_files(REPO)}
+    assert {"framework/errors.py", "framework/runtime/model.py", "functions_app/iris.py"} <= shipped
+    assert not [name for name in shipped if name.startswith(("framework/cli/", "framework/emulator/", "tests/"))]
 
     from azure.storage.blob import BlobServiceClient
 

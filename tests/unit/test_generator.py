@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import py_compile
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,21 @@ def test_init_writes_a_functions_app(tmp_path: Path) -> None:
         ".funcignore",
         ".gitignore",
         "functions_app/__init__.py",
+        "wheels/funnx_runtime-0.1.0-py3-none-any.whl",
     }
     settings = json.loads((tmp_path / "app/local.settings.json").read_text())
     assert settings["IsEncrypted"] is False
     assert settings["Values"]["FUNCTIONS_WORKER_RUNTIME"] == "python"
     requirements = (tmp_path / "app/requirements.txt").read_text()
-    assert "onnxruntime" in requirements and "click" not in requirements and "jinja2" not in requirements
+    assert "./wheels/funnx_runtime-0.1.0-py3-none-any.whl" in requirements.splitlines()
+    assert "click" not in requirements and "jinja2" not in requirements
+    assert 'azure-functions-runtime==1.3.0; python_version >= "3.13"' in requirements.splitlines()
+    with zipfile.ZipFile(tmp_path / "app/wheels/funnx_runtime-0.1.0-py3-none-any.whl") as wheel:
+        names = wheel.namelist()
+        metadata = wheel.read("funnx_runtime-0.1.0.dist-info/METADATA").decode()
+    assert "framework/runtime/model.py" in names and "framework/errors.py" in names
+    assert not [n for n in names if n.startswith(("framework/cli", "framework/emulator", "framework/generator"))]
+    assert "Requires-Dist: onnxruntime>=1.18" in metadata and "Requires-Python: >=3.11" in metadata
     assert "local.settings.json" in (tmp_path / "app/.gitignore").read_text().splitlines()
     assert "local.settings.json" in (tmp_path / "app/.funcignore").read_text().splitlines()
 
