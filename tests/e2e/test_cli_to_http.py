@@ -145,8 +145,8 @@ def test_the_repo_is_a_working_app_with_its_sample_function(azurite: AzuriteServ
         assert (REPO / name).read_text() == (copy / name).read_text(), name
     # This repository deploys funnx's runtime as source rather than as the wheel an app names.
     requirements = {line for line in (REPO / "requirements.txt").read_text().splitlines() if line[:1] not in "#"}
-    generated = {line for line in (copy / "requirements.txt").read_text().splitlines() if line[:1] not in "#"}
-    assert requirements == generated - {runtime_wheel.requirement_line()} | set(runtime_wheel.DEPENDENCIES)
+    rendered = {line for line in (copy / "requirements.txt").read_text().splitlines() if line[:1] not in "#"}
+    assert requirements == rendered - {runtime_wheel.requirement_line()} | set(runtime_wheel.DEPENDENCIES)
     shipped = {name for _, name in app_files(REPO)}
     assert {"framework/errors.py", "framework/runtime/model.py", "functions_app/iris.py"} <= shipped
     assert not [name for name in shipped if name.startswith(("framework/cli/", "framework/emulator/", "tests/"))]
