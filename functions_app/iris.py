@@ -14,7 +14,7 @@ from typing import Any
 
 import azure.functions as func
 import numpy as np
-from framework.runtime import OnnxModel, oip, simple
+from framework.runtime import ModelBlueprint, OnnxModel, oip, simple
 
 MODEL = OnnxModel(
     name="iris",
@@ -47,7 +47,7 @@ def postprocess(outputs: dict[str, Any]) -> dict[str, Any]:
     return outputs
 
 
-bp = func.Blueprint()
+bp = ModelBlueprint(MODEL, route=ROUTE, auth_level=AUTH_LEVEL)
 
 
 @bp.function_name("iris")

@@ -23,7 +23,7 @@ def openapi_command(app_dir: Path, output_file: Path | None) -> None:
     with one_shot_logging():
         host = EmulatorHost(app_dir)
         try:
-            text = json.dumps(document(), indent=2) + "\n"
+            text = json.dumps(document(host.catalog), indent=2) + "\n"
         finally:
             host.close()
     if output_file is None:

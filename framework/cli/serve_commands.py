@@ -29,7 +29,7 @@ def list_functions(app_dir: Path, as_json: bool) -> None:
     """List the app's HTTP functions as the Functions worker indexes them."""
     host = EmulatorHost(app_dir)
     try:
-        models = devstorage.models_of(host.functions)
+        models = devstorage.models_of(host)
         rows = [
             {
                 "name": f.name,

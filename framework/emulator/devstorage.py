@@ -10,32 +10,28 @@ against production storage runs locally unchanged.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
 from pathlib import Path
 
 from framework.runtime.model import OnnxModel
 from framework.runtime.sources import BlobSource
 
 from .host import EmulatorHost
-from .loader import HttpFunction
 
 AZURITE_DATA = ".azurite"
 
 
-def models_of(functions: Iterable[HttpFunction]) -> dict[str, OnnxModel]:
-    """Function name → the OnnxModel its module declares (functions without exactly one are left out)."""
+def models_of(host: EmulatorHost) -> dict[str, OnnxModel]:
+    """Function name → the model its blueprint serves (from the app's catalog)."""
     found: dict[str, OnnxModel] = {}
-    for function in functions:
-        module = function.module
-        models = [v for v in vars(module).values() if isinstance(v, OnnxModel)] if module else []
-        if len(models) == 1:
-            found[function.name] = models[0]
+    for function in host.functions:
+        entry = host.catalog.for_module(getattr(function.handler, "__module__", ""))
+        if entry is not None:
+            found[function.name] = entry.model
     return found
 
 
 def blob_models(host: EmulatorHost) -> list[OnnxModel]:
-    unique = {id(m): m for m in models_of(host.functions).values() if isinstance(m.source, BlobSource)}
-    return list(unique.values())
+    return [model for model in host.catalog.models().values() if isinstance(model.source, BlobSource)]
 
 
 def use_storage(host: EmulatorHost, connection_string: str) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from framework.errors import EmulatorError, FunnxError
+from framework.runtime.catalog import Catalog, catalog_of
 from framework.runtime.settings import SCRIPT_ROOT_SETTING
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
@@ -69,7 +70,9 @@ class EmulatorHost:
                 self._previous_env.setdefault(name, value)
             options = load_http_options(self.app_dir)
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
-            self.functions: list[HttpFunction] = index_functions(find_register(module), functions)
+            register = find_register(module)
+            self.functions: list[HttpFunction] = index_functions(register, functions)
+            self.catalog: Catalog = catalog_of(register)  # the app's models, as register_blueprints found them
             if all(f.handler.__module__.startswith("framework.") for f in self.functions):
                 raise EmulatorError(
                     f"{self.app_dir} has no HTTP functions of its own; add one with 'funnx new NAME --model SOURCE'"

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from framework.errors import EmulatorError
+from framework.runtime import naming
 
 from .client import TestClient
 from .routing import compile_route
@@ -57,7 +58,7 @@ def invoke(app_dir: Path, name: str, body: bytes, want_output_names: bool = Fals
         if reply.status_code != 200 or not isinstance(payload, dict):
             detail = payload.get("error") if isinstance(payload, dict) else reply.text[:200] or "(empty body)"
             raise EmulatorError(f"'{name}' answered {reply.status_code}: {detail}")
-        described = next((f for f in client.host.functions if f.name == f"{name}_metadata"), None)
+        described = next((f for f in client.host.functions if f.name == naming.metadata_function(name)), None)
         if not want_output_names or described is None:
             return payload, []
         metadata = client.get(client.host.dispatcher.url_path(described))

@@ -24,7 +24,6 @@ from typing import Any
 import azure.functions as func
 
 from framework.errors import EmulatorError
-from framework.runtime import catalog
 
 log = logging.getLogger("funnx.host")
 
@@ -116,7 +115,6 @@ def import_script(app_dir: Path, script_env: str | None = None) -> ModuleType:
         raise EmulatorError(f"{app_dir / script} not found: the worker imports it to find the app's functions")
     module_name = script[:-3]
     _forget_app_modules(app_dir, module_name)
-    catalog.clear()  # the models of a previously loaded app are gone with its modules
     _put_app_root_first(app_dir.resolve())
     importlib.invalidate_caches()
     try:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from framework.errors import FunnxError, GeneratorError
+from framework.runtime import naming
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
 from . import runtime_wheel
@@ -66,13 +66,14 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         connection=fn.connection,
         route=fn.route,
         auth_member=fn.auth_level,
-        metadata_function=f"{fn.name}_metadata",
+        predict_function=naming.predict_function(fn.name),
+        metadata_function=naming.metadata_function(fn.name),
         refresh_seconds=fn.refresh_seconds,
         warmup=fn.warmup,
         session=fn.session,
-        setting_key=re.sub(r"[^A-Za-z0-9]", "_", fn.name).upper(),
-        oip_function=f"{fn.name}_v2",
-        oip_route=f"v2/models/{fn.name}/{{*rest}}",
+        setting_key=naming.setting_key(fn.name),
+        oip_function=naming.oip_function(fn.name),
+        oip_route=naming.oip_route(fn.name),
         oip_url_path=f"{prefix}/v2/models/{fn.name}" if prefix else f"v2/models/{fn.name}",
         example_lines=lines,
     )

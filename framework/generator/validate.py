@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import FunnxError, GeneratorError
+from framework.runtime import naming
 from framework.runtime.session_options import declared_config
 from framework.runtime.signature import ModelSignature
 from framework.runtime.sources import DEFAULT_CONNECTION, LocalSource, parse_source, split_sas
@@ -21,7 +22,7 @@ from .existing import existing_functions
 from .funcignore import excluding_rule
 from .inspect_model import read_local_signature
 
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+NAME = naming.MODEL_NAME
 ROUTE = re.compile(r"^(?!.*(?:^|/)\.{1,2}(?:/|$))[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 #: First route segments the Functions host keeps for itself, and ``v2`` for the Open Inference Protocol.
 RESERVED_ROUTE_ROOTS = ("admin", "runtime", "v2")
@@ -56,10 +57,6 @@ class NewFunction:
         return self.app_dir / "tests" / f"test_{self.module}.py"
 
 
-def module_name(name: str) -> str:
-    return name.lower().replace("-", "_")
-
-
 def check_app_dir(app_dir: Path) -> list[str]:
     missing = [f for f in ("host.json", "function_app.py") if not (app_dir / f).is_file()]
     if missing:
@@ -84,6 +81,12 @@ def validate_new(
     problems = check_app_dir(app_dir)
     if not NAME.match(name):
         problems.append(f"invalid name {name!r}: start with a letter, then letters, digits, '-' or '_' (at most 63)")
+    if NAME.match(name):
+        problems += [
+            f"NAME {name!r} would define function '{function}', which funnx registers for every app; choose another"
+            for function in naming.function_names(name)
+            if function.lower() in naming.BUILT_IN_FUNCTIONS
+        ]
     route = (route if route is not None else name).strip("/")
     problems += _route_problems(route)
     level = auth_level.lower()
@@ -98,7 +101,7 @@ def validate_new(
         session = {key: getattr(config, key) for key in session}  # normalised, e.g. provider aliases
     except FunnxError as err:
         problems.append(err.message)
-    module = module_name(name)
+    module = naming.module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
     test = app_dir / "tests" / f"test_{module}.py"
     if NAME.match(name) and (target.exists() or test.exists()) and not force:
@@ -119,7 +122,7 @@ def _conflicts(app_dir: Path, target: Path, name: str, route: str) -> list[str]:
     """Function names and (route, method) pairs this function would take from another one."""
     problems = []
     existing = existing_functions(app_dir, skip=target)
-    for wanted in (name, f"{name}_metadata", f"{name}_v2"):
+    for wanted in naming.function_names(name):
         clash = next((f for f in existing if f.name.lower() == wanted.lower()), None)
         if clash:
             problems.append(f"function name '{wanted}' is already used in {clash.file.name}; choose another NAME")
@@ -155,7 +158,7 @@ def _choose_source(app_dir: Path, name: str, model: str, connection: str | None,
     if model.split("://", 1)[0].lower() in ("https", "http") and "://" in model:
         declared, token = split_sas(model)
         if token and connection is None:
-            connection = re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_SAS"
+            connection = naming.sas_setting(name)
         if token and connection == DEFAULT_CONNECTION:
             problems.append(
                 f"a SAS token cannot go into {DEFAULT_CONNECTION}: the Functions host needs that setting for its "

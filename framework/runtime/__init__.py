@@ -14,6 +14,7 @@ from framework.errors import BadRequest, FunnxError, InferenceFailed, ModelUnava
 
 if TYPE_CHECKING:
     from . import oip, simple
+    from .catalog import ModelBlueprint
     from .discovery import register_blueprints
     from .model import OnnxModel
 
@@ -21,6 +22,7 @@ __all__ = [
     "BadRequest",
     "FunnxError",
     "InferenceFailed",
+    "ModelBlueprint",
     "ModelUnavailable",
     "NotFound",
     "OnnxModel",
@@ -29,7 +31,7 @@ __all__ = [
     "register_blueprints",
     "simple",
 ]
-_EXPORTS = {"OnnxModel": ".model", "register_blueprints": ".discovery"}
+_EXPORTS = {"ModelBlueprint": ".catalog", "OnnxModel": ".model", "register_blueprints": ".discovery"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,10 +1,11 @@
 """Register every generated function module with the app, so function_app.py stays one line long.
 
-Each module in the ``functions_app`` package that defines a module-level ``bp``
-(an ``azure.functions.Blueprint``) is imported in name order and registered; other modules
-(helpers, ``_private`` ones) are left alone. Adding a model is adding a file; removing it, deleting one.
-The app-wide endpoints come last: the Open Inference Protocol's server routes (``v2/...``) and the
-OpenAPI document (``openapi.json``), both anonymous like health probes and API descriptions.
+Each module in the ``functions_app`` package that defines a module-level ``bp`` (an
+``azure.functions.Blueprint``) is imported in name order and registered; other modules (helpers,
+``_private`` ones) are left alone. Adding a model is adding a file; removing it, deleting one. The
+models the blueprints serve go into the app's catalog, which the app-wide endpoints are given: the
+Open Inference Protocol's server routes (``v2/...``, anonymous like health probes), the OpenAPI
+document (``openapi.json``, behind a key like the models it describes) and the warmup trigger.
 """
 
 from __future__ import annotations
@@ -12,19 +13,18 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from types import ModuleType
 
 import azure.functions as func
 
 from framework.errors import FunnxError
 
-from . import catalog
-from .model import OnnxModel
+from .catalog import Catalog, ModelBlueprint, attach
 
 
 def register_blueprints(app: func.FunctionApp, package: str = "functions_app") -> list[str]:
     """Import ``package``'s modules and register their blueprints; returns the module names registered."""
     root = importlib.import_module(package)
+    catalog = Catalog()
     registered = []
     for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -34,24 +34,19 @@ def register_blueprints(app: func.FunctionApp, package: str = "functions_app") -
         if isinstance(blueprint, func.Blueprint):
             app.register_functions(blueprint)
             registered.append(module.__name__)
-            _record_route(module)
-    app.register_functions(_app_endpoints())
+            if isinstance(blueprint, ModelBlueprint):
+                catalog.add(blueprint, module.__name__)
+    attach(app, catalog)
+    app.register_functions(_app_endpoints(catalog))
     warm = [model for model in catalog.models().values() if model.warmup]
     if warm:
-        app.register_functions(_warmup_trigger())
+        app.register_functions(_warmup_trigger(catalog))
         for model in warm:  # plans without the warmup trigger: load in the background from app start
             model.start_loading()
     return registered
 
 
-def _record_route(module: ModuleType) -> None:
-    """Note where the module's model is served, for the OpenAPI document."""
-    model, route, level = (getattr(module, name, None) for name in ("MODEL", "ROUTE", "AUTH_LEVEL"))
-    if isinstance(model, OnnxModel) and isinstance(route, str):
-        catalog.set_route(model, route, str(getattr(level, "value", level or "function")).lower())
-
-
-def _warmup_trigger() -> func.Blueprint:
+def _warmup_trigger(catalog: Catalog) -> func.Blueprint:
     """The Functions warmup trigger (Premium, Dedicated, Flex always-ready instances): the host calls it
     when an instance is added, before sending it traffic; it returns once the warmup models loaded."""
     warmup = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -69,16 +64,19 @@ def _warmup_trigger() -> func.Blueprint:
     return warmup
 
 
-def _app_endpoints() -> func.Blueprint:
+def _app_endpoints(catalog: Catalog) -> func.Blueprint:
     from . import oip, openapi
 
     endpoints = func.Blueprint()  # type: ignore[no-untyped-call]
-    endpoints.function_name("funnx_v2")(
-        endpoints.route(route="v2/{*rest}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)(
-            oip.server_endpoint
-        )
-    )
-    endpoints.function_name("funnx_openapi")(
-        endpoints.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(openapi.endpoint)
-    )
+
+    @endpoints.function_name("funnx_v2")
+    @endpoints.route(route="v2/{*rest}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    def funnx_v2(req: func.HttpRequest) -> func.HttpResponse:
+        return oip.server_endpoint(req, catalog)
+
+    @endpoints.function_name("funnx_openapi")
+    @endpoints.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+    def funnx_openapi(req: func.HttpRequest) -> func.HttpResponse:
+        return openapi.endpoint(req, catalog)
+
     return endpoints

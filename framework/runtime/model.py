@@ -24,7 +24,7 @@ from typing import Any
 
 from framework.errors import BadRequest, InferenceFailed, ModelUnavailable
 
-from . import catalog, settings
+from . import settings
 from .loading import LoadedModel, load_model, ort_message
 from .session_options import SessionConfig, declared_config, effective_config
 from .sources import ModelSource, parse_source
@@ -70,7 +70,6 @@ class OnnxModel:
         self._rejected: dict[str, str] = {}  # version identity → why onnxruntime refused it
         self._last_check = 0.0
         self._refreshing = False
-        catalog.register(self)
 
     def __repr__(self) -> str:
         return f"OnnxModel(name={self.name!r}, source={self.source.describe()!r})"

@@ -16,7 +16,8 @@ import azure.functions as func
 from framework import __version__
 from framework.errors import NotFound, PayloadTooLarge
 
-from . import catalog, settings
+from . import settings
+from .catalog import Catalog
 from .compression import choose_encoding, decode_body, encode_body
 from .datatypes import wire_name
 from .model import OnnxModel
@@ -101,25 +102,33 @@ def infer(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     return func.HttpResponse(payload, status_code=200, headers=headers)
 
 
-def _server_ready() -> func.HttpResponse:
-    """Ready once every model set to warm up has loaded (the others load on first use)."""
-    pending = {name: model.state for name, model in catalog.models().items() if model.warmup and model.state != "ready"}
+def _server_ready(catalog: Catalog) -> func.HttpResponse:
+    """Ready once every model set to warm up has loaded (the others load on first use). Only models
+    callable without a key are named; the others are counted."""
+    pending = [entry for entry in catalog.entries if entry.model.warmup and entry.model.state != "ready"]
     if pending:
-        states = ", ".join(f"{name}: {state}" for name, state in sorted(pending.items()))
-        response = json_response({"error": f"warming up: {states}", "ready": False, "models": pending}, 503)
+        named = {entry.model.name: entry.model.state for entry in pending if entry.public}
+        hidden = len(pending) - len(named)
+        states = [f"{name}: {state}" for name, state in named.items()]
+        states += [f"{hidden} model(s) behind keys"] if hidden else []
+        body = {"error": f"warming up: {', '.join(states)}", "ready": False, "models": named}
+        response = json_response(body, 503)
         response.headers["Retry-After"] = "1"
         return response
     return json_response({"ready": True})
 
 
-def server_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    """``v2``, ``v2/health/live``, ``v2/health/ready``, and 404s naming the models that exist."""
+def server_endpoint(req: func.HttpRequest, catalog: Catalog) -> func.HttpResponse:
+    """``v2``, ``v2/health/live``, ``v2/health/ready``, and 404s naming the models callable without a key.
+
+    Anonymous: it loads no model and names none that sits behind a key.
+    """
     try:
         rest = "/".join(p for p in (req.route_params.get("rest") or "").split("/") if p)
         if rest.startswith("models/"):
             name = rest.split("/")[1]
-            known = ", ".join(sorted(catalog.models())) or "none"
-            raise NotFound(f"model '{name}' not found; this app serves: {known}")
+            known = ", ".join(entry.model.name for entry in catalog.entries if entry.public)
+            raise NotFound(f"model '{name}' not found" + (f"; models served without a key: {known}" if known else ""))
         if req.method != "GET":
             return _method_not_allowed("GET")
         if rest == "":
@@ -127,7 +136,7 @@ def server_endpoint(req: func.HttpRequest) -> func.HttpResponse:
         if rest == "health/live":
             return json_response({"live": True})
         if rest == "health/ready":
-            return _server_ready()
+            return _server_ready(catalog)
         raise NotFound(f"no such endpoint: v2/{rest}")
     except Exception as err:
         return error_response(err)

@@ -2,8 +2,9 @@
 
 For each model: the simple contract (``POST``/``GET`` on its route, with a request schema whose
 arrays follow the inputs' dtypes and fixed dimensions) and the Open Inference Protocol endpoints;
-plus the server endpoints. Served anonymously at ``GET /<prefix>/openapi.json`` and written by
-``funnx openapi``. Describing a model needs its signature, so building the document loads every model.
+plus the server endpoints. Served at ``GET /<prefix>/openapi.json`` behind a function key (host keys
+work), like the models it describes, and written by ``funnx openapi``. Describing a model needs its
+signature, so building the document loads every model: only callers with a key can make it do so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 
 from framework import __version__
 
-from . import catalog, settings
+from . import settings
+from .catalog import Catalog
 from .datatypes import WIRE_TO_NUMPY, wire_name
 from .hostconfig import read_host_json, route_prefix
 from .model import OnnxModel
@@ -245,14 +247,13 @@ _SERVER_PATHS: dict[str, Any] = {
 }
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI document for every model this process serves (loading each model)."""
+def document(catalog: Catalog) -> dict[str, Any]:
+    """The OpenAPI document for every model of the app (loading each model)."""
     prefix = route_prefix(read_host_json(settings.app_root()))
     paths: dict[str, Any] = {}
-    for entry in catalog.entries():
+    for entry in catalog.entries:
         secured = entry.auth_level != "anonymous"
-        if entry.route is not None:
-            paths.update(_simple_paths(entry.model, entry.route, secured))
+        paths.update(_simple_paths(entry.model, entry.route, secured))
         paths.update(_oip_paths(entry.model, secured))
     paths.update(_SERVER_PATHS)
     return {
@@ -264,8 +265,8 @@ def document() -> dict[str, Any]:
     }
 
 
-def endpoint(req: func.HttpRequest) -> func.HttpResponse:
+def endpoint(req: func.HttpRequest, catalog: Catalog) -> func.HttpResponse:
     try:
-        return json_response(document())
+        return json_response(document(catalog))
     except Exception as err:
         return error_response(err)

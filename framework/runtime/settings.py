@@ -8,9 +8,10 @@ so tests and the emulator can set them after importing the app.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
+
+from . import naming
 
 #: Host default for the request body limit (Kestrel's 100 MiB), overridable like the host does.
 DEFAULT_BODY_LIMIT = 100 * 1024 * 1024
@@ -50,14 +51,9 @@ def positive_number(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
-def model_setting_name(model: str, option: str) -> str:
-    """``FUNNX_<MODEL>_<OPTION>``: the model name upper-cased, other characters as '_'."""
-    return f"FUNNX_{re.sub(r'[^A-Za-z0-9]', '_', model).upper()}_{option.upper()}"
-
-
 def model_setting(model: str, option: str) -> str | None:
-    """The app setting overriding ``option`` for ``model``, if set."""
-    return get(model_setting_name(model, option))
+    """The app setting overriding ``option`` for ``model`` (``FUNNX_<MODEL>_<OPTION>``), if set."""
+    return get(naming.model_setting(model, option))
 
 
 def body_limit() -> int:

@@ -126,7 +126,7 @@ def test_funnx_list_shows_what_the_worker_indexes(app_dir: Path) -> None:
             "name": "funnx_openapi",
             "methods": ["GET"],
             "url": "http://localhost:7071/api/openapi.json",
-            "auth_level": "anonymous",
+            "auth_level": "function",
             "model": "",
         },
     ]

@@ -116,7 +116,9 @@ def test_host_json_is_validated_against_the_schema(tmp_path: Path, host_json: di
 def test_import_errors_stop_the_start_with_file_and_line(app_dir: Path) -> None:
     assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
     module = app_dir / "functions_app" / "m.py"
-    module.write_text(module.read_text().replace("bp = func.Blueprint()", "bp = func.Blueprint()\nundefined_name"))
+    source = module.read_text()
+    assert "\nbp = " in source
+    module.write_text(source.replace("\nbp = ", "\nundefined_name\nbp = "))
     result = run_cli("start", "--app", app_dir, "--port", "0")
     assert result.exit_code == 1
     assert "NameError: name 'undefined_name' is not defined" in result.output

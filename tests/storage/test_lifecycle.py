@@ -168,7 +168,8 @@ def test_warmup_readiness_goes_from_loading_to_ready(app_dir: Path, tmp_path: Pa
         try:
             with TestClient(host=host) as client:
                 not_ready = client.get("/api/v2/health/ready")
-                assert not_ready.status_code == 503 and not_ready.json()["models"]["warm"] in ("loading", "failed")
+                assert not_ready.status_code == 503 and not_ready.json()["models"] == {}  # behind a key: not named
+                assert "1 model(s) behind keys" in not_ready.json()["error"]
                 probe = client.get("/api/v2/models/warm/ready")
                 assert probe.status_code == 503 and probe.json()["state"] in ("loading", "failed")
                 own.start()
