@@ -2,8 +2,12 @@
 
 App settings follow the Functions identity-connection convention the runtime reads
 (``<CONN>__blobServiceUri`` / ``__credential`` / ``__clientId``): one entry set per connection the
-app's models declare, plus the host's own ``AzureWebJobsStorage__*``. The output depends only on the
-app and the options, so it can be committed and reviewed.
+app's models declare, plus the host's own ``AzureWebJobsStorage__*``. Every connection points at the
+one storage account the template creates. Flex Consumption takes the runtime from
+``functionAppConfig``, so settings it ignores (``FUNCTIONS_WORKER_RUNTIME``, ``WEBSITE_RUN_FROM_PACKAGE``
+...) are never written. Values reach the template as Bicep string literals (the ``bicep`` filter);
+a setting's value is a Bicep expression built here. The output depends only on the app and the
+options, so it can be committed and reviewed.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySo
 from . import python_versions
 from .ci import APP_NAME
 from .existing import declared_models
-from .render import render
+from .render import bicep_string, render
 from .writer import PlannedFile
 
 CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
@@ -28,7 +32,7 @@ CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 @dataclass(frozen=True)
 class Setting:
     name: str
-    value: str  # a Bicep expression
+    value: str  # a Bicep expression (literals via bicep_string)
 
 
 def model_connections(app_dir: Path) -> tuple[list[str], list[str]]:
@@ -46,19 +50,23 @@ def model_connections(app_dir: Path) -> tuple[list[str], list[str]]:
     return sorted(connections), containers
 
 
+MANAGED_IDENTITY = bicep_string("managedidentity")
+
+
 def app_settings(connections: list[str]) -> list[Setting]:
+    """The app settings: the host's storage, each model connection, the registry, threads, telemetry."""
     settings = [
         Setting("AzureWebJobsStorage__blobServiceUri", "storage.properties.primaryEndpoints.blob"),
         Setting("AzureWebJobsStorage__queueServiceUri", "storage.properties.primaryEndpoints.queue"),
         Setting("AzureWebJobsStorage__tableServiceUri", "storage.properties.primaryEndpoints.table"),
-        Setting("AzureWebJobsStorage__credential", "'managedidentity'"),
+        Setting("AzureWebJobsStorage__credential", MANAGED_IDENTITY),
         Setting("AzureWebJobsStorage__clientId", "identity.properties.clientId"),
     ]
     for connection in connections:
         if connection != DEFAULT_CONNECTION:  # the host's settings above serve models on that connection too
             settings += [
                 Setting(f"{connection}__blobServiceUri", "storage.properties.primaryEndpoints.blob"),
-                Setting(f"{connection}__credential", "'managedidentity'"),
+                Setting(f"{connection}__credential", MANAGED_IDENTITY),
                 Setting(f"{connection}__clientId", "identity.properties.clientId"),
             ]
     return [
@@ -100,8 +108,15 @@ def plan_infra(
     warnings = []
     if others:
         warnings.append(
-            f"models in {', '.join(others)} are outside '{container}', the only container the identity reads"
+            f"models in {', '.join(others)}: the template creates only the '{container}' container; "
+            "create the others in the same storage account before uploading those models"
         )
-    bicep = render("infra/main.bicep.j2", python=python, models_container=container, settings=app_settings(connections))
+    bicep = render(
+        "infra/main.bicep.j2",
+        python=python,
+        python_versions=python_versions.SUPPORTED,
+        models_container=container,
+        settings=app_settings(connections),
+    )
     parameters = render("infra/main.parameters.json.j2", app_name=app_name, python=python, models_container=container)
     return [PlannedFile(files[0], bicep), PlannedFile(files[1], parameters)], warnings

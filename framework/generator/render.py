@@ -2,7 +2,8 @@
 
 Templates only interpolate. Anything placed into Python source goes through the ``py`` filter
 (``repr`` of a str/None/bool/int), so no name, route or URI can inject code; comment text goes
-through ``comment``, which refuses line breaks.
+through ``comment``, which refuses line breaks. Bicep gets the same care: every value placed in a
+template goes through ``bicep`` (a single-quoted Bicep string literal), JSON through ``json``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,27 @@ def yaml_string(value: str) -> str:
     return json.dumps(str(value))
 
 
+#: Escape sequences of Bicep string literals; other control characters are written as ``\u{hex}``.
+_BICEP_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def bicep_string(value: str) -> str:
+    """A single-quoted Bicep string literal of ``value``.
+
+    ``\\`` and ``'`` are escaped, and so is the ``${`` that would start an interpolation, so no value
+    can end the string early or splice an expression into the template.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"refusing to render {type(value).__name__} as a Bicep string")
+    text = "".join(_BICEP_ESCAPES.get(ch) or (f"\\u{{{ord(ch):X}}}" if ord(ch) < 32 else ch) for ch in value)
+    return "'" + text.replace("${", "\\${") + "'"
+
+
+def json_value(value: Any) -> str:
+    """A JSON literal (strings, numbers, booleans, null, lists and objects of them)."""
+    return json.dumps(value)
+
+
 def github_expression(expression: str) -> str:
     """``${{ expression }}`` for GitHub Actions, which Jinja's own braces would otherwise swallow."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", expression):
@@ -78,6 +100,8 @@ def environment() -> jinja2.Environment:
     env.filters["py"] = py_literal
     env.filters["comment"] = comment
     env.filters["yaml"] = yaml_string
+    env.filters["bicep"] = bicep_string
+    env.filters["json"] = json_value
     env.globals["gha"] = github_expression
     return env
 
