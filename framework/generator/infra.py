@@ -12,12 +12,12 @@ options, so it can be committed and reviewed.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from framework.errors import GeneratorError
+from framework.runtime import naming, registry
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource, parse_source
 
 from . import python_versions
@@ -25,8 +25,6 @@ from .ci import APP_NAME
 from .existing import declared_models
 from .render import bicep_string, render
 from .writer import PlannedFile
-
-CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def app_settings(connections: list[str]) -> list[Setting]:
             ]
     return [
         *settings,
-        Setting("FUNNX_REGISTRY_CONTAINER", "modelsContainerName"),
+        Setting(registry.CONTAINER_SETTING, "modelsContainerName"),
         Setting("PYTHON_THREADPOOL_THREAD_COUNT", "string(pythonThreadCount)"),
         Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "insights.properties.ConnectionString"),
         Setting(
@@ -96,7 +94,7 @@ def plan_infra(
         problems.append(f"invalid app name {app_name!r}: 2-60 letters, digits and hyphens")
     if (wrong := python_versions.problem(python)) is not None:
         problems.append(wrong)
-    if not CONTAINER.match(container):
+    if not naming.CONTAINER.match(container):
         problems.append(f"invalid container name {container!r}")
     files = [app_dir / "infra" / "main.bicep", app_dir / "infra" / "main.parameters.json"]
     existing = [str(f) for f in files if f.exists()]

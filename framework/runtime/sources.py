@@ -19,12 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from framework.errors import ConfigurationError
 
-from . import settings
+from . import naming, settings
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 
-_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -82,7 +81,7 @@ _REGISTERED = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.-]{0,127}):(?P<version>
 
 
 def check_setting_name(name: str) -> str:
-    if not _SETTING_NAME.match(name):
+    if not naming.SETTING.match(name):
         raise ConfigurationError(
             f"invalid connection setting name {name!r}: use letters, digits and underscores "
             "(e.g. AzureWebJobsStorage or MODELS_STORAGE)"
@@ -125,7 +124,7 @@ def parse_source(text: str, connection: str | None = None) -> ModelSource:
 def _parse_az(text: str, connection: str) -> BlobSource:
     rest = text[len("az://") :]
     container, _, blob = rest.partition("/")
-    if not _CONTAINER.match(container) and container != "$root":
+    if not naming.CONTAINER.match(container) and container != "$root":
         raise ConfigurationError(
             f"invalid container name {container!r} in {text!r}: 3-63 lowercase letters, digits and "
             "single hyphens (Azure's rule)"
