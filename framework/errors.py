@@ -52,6 +52,14 @@ class ModelUnavailable(FunnxError):
         self.state = state
 
 
+class VersionRejected(ModelUnavailable):
+    """onnxruntime refused this version of a blob: it is not downloaded again, only a new version is."""
+
+    def __init__(self, message: str, identity: str) -> None:
+        super().__init__(message)
+        self.identity = identity
+
+
 class InferenceFailed(FunnxError):
     """onnxruntime or a user hook failed on an otherwise valid request."""
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,16 +36,16 @@ class FetchedModel:
     size: int
     model_version: str | None = None  # the registry version, for registered models
     identity: str = ""  # what probe() returns for this exact version
+    timings: dict[str, float] = field(default_factory=dict)  # ms per step: sdk, head, download, verify
 
 
 def fetch_model(
     source: ModelSource,
     model: str,
-    timings: dict[str, float],
-    rejected: dict[str, str] | None = None,
+    rejected: Mapping[str, str] | None = None,
     on_retry: RetryNotice | None = None,
 ) -> FetchedModel:
-    """A verified local file holding the model's current version.
+    """A verified local file holding the model's current version, and how long each step took.
 
     ``rejected`` maps identities onnxruntime refused to the error to repeat: such a version is not
     downloaded again, only a new one is. ``on_retry`` hears about each storage retry as it starts.
@@ -60,9 +60,9 @@ def fetch_model(
         return FetchedModel(path, None, False, path.stat().st_size, identity=_local_identity(path))
     if isinstance(source, RegistrySource):
         blob_source, version = _registered(source, model)
-        fetched = _fetch_blob(blob_source, model, timings, rejected or {}, on_retry, prefix=f"{version}@")
+        fetched = _fetch_blob(blob_source, model, rejected or {}, on_retry, prefix=f"{version}@")
         return replace(fetched, model_version=version)
-    return _fetch_blob(source, model, timings, rejected or {}, on_retry, prefix="")
+    return _fetch_blob(source, model, rejected or {}, on_retry, prefix="")
 
 
 def probe(source: ModelSource, model: str) -> str:
@@ -96,13 +96,9 @@ def _registered(source: RegistrySource, model: str) -> tuple[BlobSource, str]:
 
 
 def _fetch_blob(
-    source: BlobSource | UrlSource,
-    model: str,
-    timings: dict[str, float],
-    rejected: dict[str, str],
-    on_retry: RetryNotice | None,
-    prefix: str,
+    source: BlobSource | UrlSource, model: str, rejected: Mapping[str, str], on_retry: RetryNotice | None, prefix: str
 ) -> FetchedModel:
+    timings: dict[str, float] = {}
     start = time.perf_counter()
     from . import blobstore  # the storage SDK loads here, only for blob sources
 
@@ -119,18 +115,19 @@ def _fetch_blob(
 
     cache = ModelCache(settings.cache_dir())
     try:
-        fetched = _from_cache_or_download(cache, blob, version, f"model '{model}' from {source.describe()}", timings)
+        fetched = _from_cache_or_download(cache, blob, version, f"model '{model}' from {source.describe()}")
     except OSError as err:
         raise ModelUnavailable(
             f"model '{model}': the model cache folder {cache.root} is not usable ({err.strerror or err}); "
             f"set {settings.CACHE_DIR_SETTING} to a writable folder with room for the model"
         ) from None
-    return replace(fetched, identity=identity)
+    return replace(fetched, identity=identity, timings={**timings, **fetched.timings})
 
 
 def _from_cache_or_download(
-    cache: ModelCache, blob: RemoteBlob, version: BlobVersion, description: str, timings: dict[str, float]
+    cache: ModelCache, blob: RemoteBlob, version: BlobVersion, description: str
 ) -> FetchedModel:
+    timings: dict[str, float] = {}
     cached = cache.lookup(blob.identity, version.etag, version.size)
     if cached is not None:
         return FetchedModel(path=cached, etag=version.etag, cached=True, size=version.size)
@@ -144,7 +141,7 @@ def _from_cache_or_download(
         timings["verify_ms"] = ms_since(verify_started)
 
     path = cache.store(blob.identity, version.etag, lambda stream: blob.download_into(stream, version), verify)
-    return FetchedModel(path=path, etag=version.etag, cached=False, size=version.size)
+    return FetchedModel(path=path, etag=version.etag, cached=False, size=version.size, timings=timings)
 
 
 def verify_file(path: Path, size: int, md5: bytes | None, sha256: str | None, description: str) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from framework.errors import ModelUnavailable
+from framework.errors import ModelUnavailable, VersionRejected
 
 from . import settings
 from .fetch import FetchedModel, RetryNotice, fetch_model, ms_since
@@ -58,26 +59,29 @@ def load_model(
     name: str,
     source: ModelSource,
     config: SessionConfig,
-    rejected: dict[str, str],
+    rejected: Mapping[str, str],
     on_retry: RetryNotice | None = None,
     *,
     speculate: bool = True,
 ) -> LoadedModel:
-    """Fetch and open one version; a version onnxruntime refuses is remembered in ``rejected``.
+    """Fetch and open one version. A blob version onnxruntime refuses raises VersionRejected, for the
+    caller to add to ``rejected`` (versions that are not fetched again).
 
     A blob's first load in a worker gets a head start (see speculative.py); a refresh does not,
     since it loads because the version changed.
     """
-    timings: dict[str, float] = {}
     started = time.perf_counter()
     remote = not isinstance(source, LocalSource)
     speculative = SpeculativeSession.start(name, source, config) if remote and speculate else None
     try:
-        fetched = fetch_model(source, name, timings, rejected, on_retry)
+        fetched = fetch_model(source, name, rejected, on_retry)
     except BaseException:
         if speculative is not None:
             speculative.drop()
         raise
+    timings = dict(fetched.timings)
+    if (imported := _import_onnxruntime()) > 1:
+        timings["ort_import_ms"] = imported
     session_started = time.perf_counter()
     try:
         session = speculative.take(fetched.path, fetched.cached) if speculative else None
@@ -86,20 +90,19 @@ def load_model(
             timings["session_ms"] = timings["speculative_session_ms"] = speculative.session_ms
         else:
             session_started = time.perf_counter()
-            session = _session(name, source, fetched, config, timings)
+            session = _session(name, source, fetched, config)
     except ModelUnavailable as err:
         if not fetched.cached:
-            _reject(rejected, fetched, err)
-            raise
+            raise _rejected(fetched, err) from None
         # A cached copy onnxruntime rejects (disk damage) was removed: fetch afresh, once.
         log.warning("funnx cached model rejected by onnxruntime, downloading again: model=%s", name)
-        fetched = fetch_model(source, name, timings, rejected, on_retry)
+        fetched = fetch_model(source, name, rejected, on_retry)
+        timings.update(fetched.timings)
         session_started = time.perf_counter()
         try:
-            session = _session(name, source, fetched, config, timings)
+            session = _session(name, source, fetched, config)
         except ModelUnavailable as again:
-            _reject(rejected, fetched, again)
-            raise
+            raise _rejected(fetched, again) from None
     timings.setdefault("session_ms", ms_since(session_started))  # set above when speculative
     timings["total_ms"] = ms_since(started)
     if remote:
@@ -117,20 +120,22 @@ def load_model(
     return loaded
 
 
-def _reject(rejected: dict[str, str], fetched: FetchedModel, err: ModelUnavailable) -> None:
+def _rejected(fetched: FetchedModel, err: ModelUnavailable) -> ModelUnavailable:
     """A blob version onnxruntime refused is not downloaded again; a new version will be."""
-    if fetched.etag is not None:
-        rejected[fetched.identity] = f"{err.message} (blob version {fetched.etag}; upload a fixed model)"
+    if fetched.etag is None:
+        return err
+    return VersionRejected(f"{err.message} (blob version {fetched.etag}; upload a fixed model)", fetched.identity)
 
 
-def _session(
-    name: str, source: ModelSource, fetched: FetchedModel, config: SessionConfig, timings: dict[str, float]
-) -> Any:
+def _import_onnxruntime() -> float:
+    """Import onnxruntime (loaded with the first model, keeping function indexing fast); the ms it took."""
     started = time.perf_counter()
-    import onnxruntime  # noqa: F401  (loaded with the first model, keeping function indexing fast)
+    import onnxruntime  # noqa: F401
 
-    if (imported := ms_since(started)) > 1:
-        timings["ort_import_ms"] = imported
+    return ms_since(started)
+
+
+def _session(name: str, source: ModelSource, fetched: FetchedModel, config: SessionConfig) -> Any:
     optimized = None
     if config.optimized_model_cache:
         key = hashlib.sha256(f"{fetched.identity}|{fetched.path}|{config}".encode()).hexdigest()[:32]

@@ -14,15 +14,16 @@ from typing import Any
 import azure.functions as func
 
 from framework import __version__
-from framework.errors import NotFound, PayloadTooLarge
+from framework.errors import NotFound
 
 from . import settings
 from .catalog import Catalog
 from .compression import choose_encoding, decode_body, encode_body
 from .datatypes import wire_name
+from .loading import LoadedModel
 from .model import OnnxModel
 from .oip_codec import HEADER_LENGTH, encode_infer_response, parse_infer_request
-from .responses import VERSION_HEADER, error_response, json_response
+from .responses import VERSION_HEADER, answers_errors, json_response
 from .signature import TensorSpec
 from .tensors import check_feeds
 
@@ -40,30 +41,30 @@ def _method_not_allowed(allowed: str) -> func.HttpResponse:
     return response
 
 
+@answers_errors
 def model_endpoint(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     """Everything under ``v2/models/<name>``: '' (metadata), 'ready', 'infer', each also under versions/<v>."""
-    try:
-        parts = [p for p in (req.route_params.get("rest") or "").split("/") if p]
-        if parts[:1] == ["versions"]:
-            version = parts[1] if len(parts) > 1 else ""
-            served = model.get().model_version
-            if version != served:
-                what = f"it serves version {served}" if served else "it is not a registered, versioned model"
-                raise NotFound(f"model '{model.name}' has no version '{version}': {what}")
-            parts = parts[2:]
-        action = "/".join(parts)
-        if action == "infer":
-            return infer(req, model) if req.method == "POST" else _method_not_allowed("POST")
-        if req.method != "GET":
-            return _method_not_allowed("GET")
-        if action == "":
-            return json_response(model_metadata(model))
-        if action == "ready":  # a probe: starts loading if needed, never waits for a long load
-            loaded = model.ready()
-            return json_response({"name": model.name, "ready": True, "load_ms": loaded.timings})
-        raise NotFound(f"no such endpoint: v2/models/{model.name}/{action}")
-    except Exception as err:
-        return error_response(err)
+    parts = [p for p in (req.route_params.get("rest") or "").split("/") if p]
+    loaded = None
+    if parts[:1] == ["versions"]:
+        version = parts[1] if len(parts) > 1 else ""
+        loaded = model.get()
+        if version != loaded.model_version:
+            served = loaded.model_version
+            what = f"it serves version {served}" if served else "it is not a registered, versioned model"
+            raise NotFound(f"model '{model.name}' has no version '{version}': {what}")
+        parts = parts[2:]
+    action = "/".join(parts)
+    if action == "infer":
+        return infer(req, model, loaded) if req.method == "POST" else _method_not_allowed("POST")
+    if req.method != "GET":
+        return _method_not_allowed("GET")
+    if action == "":
+        return json_response(model_metadata(model, loaded or model.get()))
+    if action == "ready":  # a probe: starts loading if needed, never waits for a long load
+        ready = loaded or model.ready()
+        return json_response({"name": model.name, "ready": True, "load_ms": ready.timings})
+    raise NotFound(f"no such endpoint: v2/models/{model.name}/{action}")
 
 
 def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
@@ -71,8 +72,7 @@ def _tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
     return {"name": spec.name, "datatype": wire_name(spec.type), "shape": shape}
 
 
-def model_metadata(model: OnnxModel) -> dict[str, Any]:
-    loaded = model.get()
+def model_metadata(model: OnnxModel, loaded: LoadedModel) -> dict[str, Any]:
     signature = loaded.signature
     return {
         "name": model.name,
@@ -83,18 +83,19 @@ def model_metadata(model: OnnxModel) -> dict[str, Any]:
     }
 
 
-def infer(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
+def infer(req: func.HttpRequest, model: OnnxModel, loaded: LoadedModel | None = None) -> func.HttpResponse:
+    """One inference, validated and run against one version of the model (``loaded``, when the URL
+    named the version, else the one served now)."""
     body = req.get_body()
-    if len(body) > settings.body_limit():
-        raise PayloadTooLarge(f"request body is over {settings.body_limit()} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)")
+    settings.check_body_size(len(body))
     body = decode_body(body, req.headers.get("content-encoding"))
-    loaded = model.get()
+    loaded = loaded or model.get()
     request = parse_infer_request(body, req.headers.get(HEADER_LENGTH), loaded.signature, model.name)
     feeds = check_feeds(request.inputs, loaded.signature, model.name)
-    outputs, _seconds, used = model.run(feeds, request.outputs)
-    names = request.outputs or used.signature.output_names
-    payload, headers = encode_infer_response(model.name, used.model_version, request, names, outputs)
-    headers[VERSION_HEADER] = used.version_label
+    outputs, _seconds = model.run(loaded, feeds, request.outputs)
+    names = request.outputs or loaded.signature.output_names
+    payload, headers = encode_infer_response(model.name, loaded.model_version, request, names, outputs)
+    headers[VERSION_HEADER] = loaded.version_label
     encoding = choose_encoding(req.headers.get("accept-encoding")) if len(payload) >= COMPRESS_FROM_BYTES else None
     if encoding is not None:
         payload = encode_body(payload, encoding)
@@ -118,25 +119,23 @@ def _server_ready(catalog: Catalog) -> func.HttpResponse:
     return json_response({"ready": True})
 
 
+@answers_errors
 def server_endpoint(req: func.HttpRequest, catalog: Catalog) -> func.HttpResponse:
     """``v2``, ``v2/health/live``, ``v2/health/ready``, and 404s naming the models callable without a key.
 
     Anonymous: it loads no model and names none that sits behind a key.
     """
-    try:
-        rest = "/".join(p for p in (req.route_params.get("rest") or "").split("/") if p)
-        if rest.startswith("models/"):
-            name = rest.split("/")[1]
-            known = ", ".join(entry.model.name for entry in catalog.entries if entry.public)
-            raise NotFound(f"model '{name}' not found" + (f"; models served without a key: {known}" if known else ""))
-        if req.method != "GET":
-            return _method_not_allowed("GET")
-        if rest == "":
-            return json_response({"name": "funnx", "version": __version__, "extensions": EXTENSIONS})
-        if rest == "health/live":
-            return json_response({"live": True})
-        if rest == "health/ready":
-            return _server_ready(catalog)
-        raise NotFound(f"no such endpoint: v2/{rest}")
-    except Exception as err:
-        return error_response(err)
+    rest = "/".join(p for p in (req.route_params.get("rest") or "").split("/") if p)
+    if rest.startswith("models/"):
+        name = rest.split("/")[1]
+        known = ", ".join(entry.model.name for entry in catalog.entries if entry.public)
+        raise NotFound(f"model '{name}' not found" + (f"; models served without a key: {known}" if known else ""))
+    if req.method != "GET":
+        return _method_not_allowed("GET")
+    if rest == "":
+        return json_response({"name": "funnx", "version": __version__, "extensions": EXTENSIONS})
+    if rest == "health/live":
+        return json_response({"live": True})
+    if rest == "health/ready":
+        return _server_ready(catalog)
+    raise NotFound(f"no such endpoint: v2/{rest}")

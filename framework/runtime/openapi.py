@@ -21,7 +21,7 @@ from .catalog import Catalog
 from .datatypes import WIRE_TO_NUMPY, wire_name
 from .hostconfig import read_host_json, route_prefix
 from .model import OnnxModel
-from .responses import error_response, json_response
+from .responses import answers_errors, json_response
 from .signature import TensorSpec
 
 _JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean", "O": "string"}
@@ -265,8 +265,6 @@ def document(catalog: Catalog) -> dict[str, Any]:
     }
 
 
+@answers_errors
 def endpoint(req: func.HttpRequest, catalog: Catalog) -> func.HttpResponse:
-    try:
-        return json_response(document(catalog))
-    except Exception as err:
-        return error_response(err)
+    return json_response(document(catalog))

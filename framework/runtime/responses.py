@@ -7,9 +7,11 @@ with a generic 500 message, so no traceback ever reaches a response body.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 import azure.functions as func
 
@@ -18,6 +20,7 @@ from framework.errors import FunnxError, ModelUnavailable
 from .jsoncodec import dumps
 
 log = logging.getLogger("funnx.runtime")
+P = ParamSpec("P")
 
 JSON = "application/json"
 #: On every prediction and metadata reply: which version of the model answered.
@@ -26,6 +29,19 @@ VERSION_HEADER = "X-Model-Version"
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(dumps(payload), status_code=status, headers=headers, mimetype=JSON)
+
+
+def answers_errors(handler: Callable[P, func.HttpResponse]) -> Callable[P, func.HttpResponse]:
+    """Wrap an HTTP handler so that whatever it raises becomes the JSON error response."""
+
+    @functools.wraps(handler)
+    def answered(*args: P.args, **kwargs: P.kwargs) -> func.HttpResponse:
+        try:
+            return handler(*args, **kwargs)
+        except Exception as err:
+            return error_response(err)
+
+    return answered
 
 
 def error_response(err: Exception) -> func.HttpResponse:

@@ -7,9 +7,12 @@ so tests and the emulator can set them after importing the app.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
+
+from framework.errors import PayloadTooLarge
 
 from . import naming
 
@@ -41,6 +44,8 @@ def cache_dir() -> Path:
 
 
 def positive_number(name: str, default: float) -> float:
+    """A positive, finite number from setting ``name``; the default when unset or not such a number
+    (``inf`` and ``nan`` included: no limit or wait may be infinite)."""
     raw = get(name)
     if raw is None:
         return default
@@ -48,7 +53,7 @@ def positive_number(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         return default
-    return value if value > 0 else default
+    return value if math.isfinite(value) and value > 0 else default
 
 
 def model_setting(model: str, option: str) -> str | None:
@@ -59,6 +64,14 @@ def model_setting(model: str, option: str) -> str | None:
 def body_limit() -> int:
     """Largest request body accepted, in bytes."""
     return int(positive_number(BODY_LIMIT_SETTING, DEFAULT_BODY_LIMIT))
+
+
+def check_body_size(size: int, what: str = "request body") -> None:
+    """Raise PayloadTooLarge (413) when ``size`` bytes are over the body limit: the one check every
+    layer (the emulator's host, both contracts, decompression) makes."""
+    limit = body_limit()
+    if size > limit:
+        raise PayloadTooLarge(f"{what} is over {limit} bytes ({BODY_LIMIT_SETTING}); send less, or raise the setting")
 
 
 def retry_after_seconds() -> float:

@@ -18,12 +18,12 @@ from typing import Any
 
 import azure.functions as func
 
-from framework.errors import BadRequest, FunnxError, InferenceFailed, PayloadTooLarge
+from framework.errors import BadRequest, FunnxError, InferenceFailed
 
 from . import jsoncodec, settings
 from .compression import decode_body
 from .model import OnnxModel
-from .responses import VERSION_HEADER, error_response, json_response
+from .responses import VERSION_HEADER, answers_errors, json_response
 from .signature import ModelSignature
 from .tensors import check_feeds, json_to_array
 
@@ -42,64 +42,56 @@ class SimpleRequest:
     named: bool
 
 
+@answers_errors
 def predict(
     req: func.HttpRequest, model: OnnxModel, preprocess: Hook | None = None, postprocess: Hook | None = None
 ) -> func.HttpResponse:
-    """Run one prediction request end to end; always returns a response."""
-    try:
-        payload = read_json_object(req)
-        loaded = model.get()
-        request = decode_request(payload, loaded.signature, model.name)
-        feeds = _call_hook("preprocess", preprocess, request.feeds) if preprocess else request.feeds
-        if not isinstance(feeds, Mapping):
-            raise InferenceFailed("preprocess must return a dict of input name → array")
-        feeds = check_feeds(feeds, loaded.signature, model.name)
-        outputs, seconds, used = model.run(feeds, request.outputs)
-        names = request.outputs or used.signature.output_names
-        result: Any = dict(zip(names, outputs, strict=True))
-        if postprocess:
-            result = _call_hook("postprocess", postprocess, result)
-        payload = {"result": shape_result(result, request.named), "time": seconds}
-        return json_response(payload, headers={VERSION_HEADER: used.version_label})
-    except Exception as err:
-        return error_response(err)
+    """Run one prediction request end to end, against one version of the model; always returns a response."""
+    payload = read_json_object(req)
+    loaded = model.get()  # validation and inference both use this version, whatever a refresh does meanwhile
+    request = decode_request(payload, loaded.signature, model.name)
+    feeds = _call_hook("preprocess", preprocess, request.feeds) if preprocess else request.feeds
+    if not isinstance(feeds, Mapping):
+        raise InferenceFailed("preprocess must return a dict of input name → array")
+    feeds = check_feeds(feeds, loaded.signature, model.name)
+    outputs, seconds = model.run(loaded, feeds, request.outputs)
+    names = request.outputs or loaded.signature.output_names
+    result: Any = dict(zip(names, outputs, strict=True))
+    if postprocess:
+        result = _call_hook("postprocess", postprocess, result)
+    payload = {"result": shape_result(result, request.named), "time": seconds}
+    return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
 
 
+@answers_errors
 def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     """The model's signature and metadata, or 503 with its state while it loads (a readiness probe:
     it starts the load but does not wait for a long one)."""
-    try:
-        loaded = model.ready()
-        signature = loaded.signature
-        meta = dict(signature.metadata)
-        payload = {
-            "name": model.name,
-            "source": model.source.describe(),
-            "etag": loaded.etag,
-            "served_version": loaded.version_label,
-            "inputs": [spec.as_dict() for spec in signature.inputs],
-            "outputs": [spec.as_dict() for spec in signature.outputs],
-            **{
-                key: meta[key]
-                for key in ("producer", "graph_name", "graph_description", "domain", "description", "version")
-            },
-            "metadata": meta["custom_metadata"],
-            "state": model.state,
-            "session": {**dataclasses.asdict(loaded.config), "providers": list(loaded.config.providers)},
-            "load_ms": loaded.timings,
-        }
-        return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
-    except Exception as err:
-        return error_response(err)
+    loaded = model.ready()
+    signature = loaded.signature
+    meta = dict(signature.metadata)
+    payload = {
+        "name": model.name,
+        "source": model.source.describe(),
+        "etag": loaded.etag,
+        "served_version": loaded.version_label,
+        "inputs": [spec.as_dict() for spec in signature.inputs],
+        "outputs": [spec.as_dict() for spec in signature.outputs],
+        **{
+            key: meta[key]
+            for key in ("producer", "graph_name", "graph_description", "domain", "description", "version")
+        },
+        "metadata": meta["custom_metadata"],
+        "state": model.state,
+        "session": {**dataclasses.asdict(loaded.config), "providers": list(loaded.config.providers)},
+        "load_ms": loaded.timings,
+    }
+    return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
 
 
 def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
     body = req.get_body()
-    limit = settings.body_limit()
-    if len(body) > limit:
-        raise PayloadTooLarge(
-            f"request body is {len(body)} bytes; the limit is {limit} (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
-        )
+    settings.check_body_size(len(body))
     body = decode_body(body, req.headers.get("content-encoding"))
     try:
         payload = jsoncodec.loads(body)

@@ -1,0 +1,54 @@
+"""Edges of the input that used to slip through: multi-member gzip, trailing junk, infinite settings,
+built-in function names."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import pytest
+
+from framework.emulator import TestClient
+from tests.conftest import run_cli
+from tests.models import add_one
+
+
+@pytest.fixture
+def app(app_dir: Path) -> Path:
+    assert run_cli("new", "add", "--model", add_one(app_dir / "models" / "add.onnx"), "--app", app_dir).exit_code == 0
+    return app_dir
+
+
+def test_gzip_bodies_of_several_members_are_joined_and_trailing_junk_is_refused(app: Path) -> None:
+    simple_body = gzip.compress(b'{"data": ') + gzip.compress(b"[1.0, 2.0]}")  # RFC 1952: members concatenated
+    infer = b'{"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", '
+    oip_body = gzip.compress(infer) + gzip.compress(b'"data": [1.0, 2.0]}]}')
+    with TestClient(app) as client:
+        for path, content in (("/api/add", simple_body), ("/api/v2/models/add/infer", oip_body)):
+            reply = client.post(path, data=content, headers={"content-encoding": "gzip"})
+            assert reply.status_code == 200, reply.text
+        junk = client.post("/api/add", data=gzip.compress(b'{"data": [1.0]}') + b"junk",
+                           headers={"content-encoding": "gzip"})  # fmt: skip
+        assert junk.status_code == 400 and "trailing data" in junk.json()["error"]
+        tail = client.post("/api/add", data=zlib.compress(b'{"data": [1.0]}') + b"x",
+                           headers={"content-encoding": "deflate"})  # fmt: skip
+        assert tail.status_code == 400 and "trailing data" in tail.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "setting", ["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "FUNNX_LOAD_WAIT_SECONDS", "FUNNX_RETRY_AFTER_SECONDS"]
+)
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+def test_infinite_or_nan_settings_fall_back_to_the_default(app: Path, setting: str, value: str) -> None:
+    with TestClient(app, settings={setting: value}) as client:
+        reply = client.post("/api/add", json={"data": [1.0, 2.0]})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["result"] == [[2.0, 3.0]]
+
+
+@pytest.mark.parametrize("name", ["funnx", "funnx_openapi", "funnx_docs", "funnx_warmup", "FUNNX"])
+def test_names_that_would_clash_with_built_in_functions_are_refused(app_dir: Path, name: str) -> None:
+    refused = run_cli("new", name, "--model", "az://models/x.onnx", "--app", app_dir)
+    assert refused.exit_code == 1 and "which funnx registers for every app; choose another" in refused.output
+    assert not (app_dir / "functions_app" / f"{name.lower()}.py").exists()
