@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from framework.runtime import OnnxModel, oip, simple
+from framework.runtime.tensors import check_feeds
 from tests.models import add_one, identity
 
 
@@ -49,7 +50,7 @@ def test_open_inference_protocol_runs_the_version_it_validated_against(
 ) -> None:
     served, other = models
     served.get()
-    validate = oip.check_feeds
+    validate = check_feeds
 
     def validate_then_swap(*args: Any) -> Any:
         checked = validate(*args)
