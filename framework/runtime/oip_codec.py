@@ -23,7 +23,7 @@ from . import jsoncodec
 from .datatypes import BINARY_ONLY, WIRE_TO_NUMPY, decode_bytes_elements, encode_bytes_elements, wire_name, wire_of
 from .jsoncodec import dumps
 from .signature import ModelSignature, TensorSpec
-from .tensors import check_shape, coerce, to_jsonable
+from .tensors import check_shape, coerce, refuse_bools, to_jsonable
 
 HEADER_LENGTH = "inference-header-content-length"
 #: numpy's limits: 64 dimensions, and sizes in bytes (8 per element at most here) below 2**63.
@@ -87,6 +87,7 @@ def parse_infer_request(body: bytes, header_length: str | None, signature: Model
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest("the inference request needs a non-empty 'inputs' list")
     parameters = _object(header.get("parameters", {}), "'parameters'")
+    has_bools = b"true" in json_part or b"false" in json_part  # cheap; see tensors.json_to_array
     feeds: dict[str, Any] = {}
     offset = 0
     for index, raw in enumerate(inputs):
@@ -96,7 +97,7 @@ def parse_infer_request(body: bytes, header_length: str | None, signature: Model
             raise BadRequest(f"inputs[{index}] needs a string 'name'")
         if name in feeds:
             raise BadRequest(f"input '{name}' appears twice")
-        array, offset = _input_tensor(tensor, name, blobs, offset, _expected(signature, name))
+        array, offset = _input_tensor(tensor, name, blobs, offset, _expected(signature, name), has_bools)
         feeds[name] = array
     if offset != len(blobs):
         raise BadRequest(f"{len(blobs) - offset} bytes of binary data follow the JSON but no input claims them")
@@ -115,7 +116,7 @@ def parse_infer_request(body: bytes, header_length: str | None, signature: Model
 
 
 def _input_tensor(
-    tensor: dict[str, Any], name: str, blobs: memoryview, offset: int, spec: TensorSpec | None
+    tensor: dict[str, Any], name: str, blobs: memoryview, offset: int, spec: TensorSpec | None, has_bools: bool
 ) -> tuple[Any, int]:
     datatype = tensor.get("datatype")
     shape = _shape(tensor.get("shape"), name)
@@ -139,6 +140,8 @@ def _input_tensor(
         array = _from_binary(blobs[offset : offset + size], datatype, shape, count, name)
         offset += size
     elif "data" in tensor:
+        if has_bools and datatype not in ("BOOL", "BYTES"):
+            refuse_bools(tensor["data"], name, datatype)
         array = _from_json(tensor["data"], datatype, shape, count, name)
     else:
         raise BadRequest(f"input '{name}' has neither 'data' nor parameters.binary_data_size")

@@ -47,9 +47,9 @@ def predict(
     req: func.HttpRequest, model: OnnxModel, preprocess: Hook | None = None, postprocess: Hook | None = None
 ) -> func.HttpResponse:
     """Run one prediction request end to end, against one version of the model; always returns a response."""
-    payload = read_json_object(req)
+    payload, body_has_bools = read_json_object(req)
     loaded = model.get()  # validation and inference both use this version, whatever a refresh does meanwhile
-    request = decode_request(payload, loaded.signature, model.name)
+    request = decode_request(payload, loaded.signature, model.name, body_has_bools=body_has_bools)
     feeds = _call_hook("preprocess", preprocess, request.feeds) if preprocess else request.feeds
     if not isinstance(feeds, Mapping):
         raise InferenceFailed("preprocess must return a dict of input name → array")
@@ -89,7 +89,8 @@ def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
     return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
 
 
-def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
+def read_json_object(req: func.HttpRequest) -> tuple[dict[str, Any], bool]:
+    """The body as a JSON object, and whether ``true``/``false`` appear in it (see json_to_array)."""
     body = req.get_body()
     settings.check_body_size(len(body))
     body = decode_body(body, req.headers.get("content-encoding"))
@@ -102,10 +103,12 @@ def read_json_object(req: func.HttpRequest) -> dict[str, Any]:
         raise BadRequest(f"request body is not valid JSON{where}: {_FORMS}") from None
     if not isinstance(payload, dict):
         raise BadRequest(f"request body must be a JSON object: {_FORMS}")
-    return payload
+    return payload, b"true" in body or b"false" in body
 
 
-def decode_request(payload: dict[str, Any], signature: ModelSignature, model: str) -> SimpleRequest:
+def decode_request(
+    payload: dict[str, Any], signature: ModelSignature, model: str, *, body_has_bools: bool = True
+) -> SimpleRequest:
     unknown = sorted(set(payload) - _REQUEST_KEYS)
     if unknown:
         raise BadRequest(f"unknown field {', '.join(map(repr, unknown))} in the request: {_FORMS}")
@@ -118,7 +121,7 @@ def decode_request(payload: dict[str, Any], signature: ModelSignature, model: st
                 f"model '{model}' has {len(signature.inputs)} inputs ({names}); send them by name in 'inputs'"
             )
         first = signature.inputs[0]
-        feeds = {first.name: json_to_array(payload["data"], first)}
+        feeds = {first.name: json_to_array(payload["data"], first, body_has_bools=body_has_bools)}
     else:
         named = payload["inputs"]
         if not isinstance(named, dict):
@@ -128,7 +131,7 @@ def decode_request(payload: dict[str, Any], signature: ModelSignature, model: st
             spec = signature.input(name)
             # Names the model does not declare reach preprocess as plain JSON values (a hook may turn
             # them into model inputs); whatever is left unknown is reported after preprocess.
-            feeds[name] = json_to_array(value, spec) if spec is not None else value
+            feeds[name] = json_to_array(value, spec, body_has_bools=body_has_bools) if spec is not None else value
     return SimpleRequest(
         feeds=feeds, outputs=_requested_outputs(payload.get("outputs"), signature, model), named="inputs" in payload
     )

@@ -2,9 +2,9 @@
 
 Coercion rules (documented in the README): JSON numbers go into float tensors; integers into
 integer tensors (floats only when integral, nothing out of the dtype's range); only true/false
-into bool tensors; only strings into string tensors. A float tensor whose first element is a
-number is converted by numpy directly (the fast path), so in such an array true/false and numeric
-strings later on are read as numbers. Shapes are checked against the model's
+into bool tensors, never into numeric ones; only strings into string tensors. A float tensor whose
+first element is a number is converted by numpy directly (the fast path), so in such an array
+numeric strings later on are read as numbers. Shapes are checked against the model's
 fixed dims and rank; symbolic dims accept any size. Outputs are never checked against declared
 shapes, because real models often declare them wrong.
 """
@@ -25,10 +25,17 @@ _ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b"}
 _KIND_NAMES = {"f": "numbers", "i": "integers", "u": "non-negative integers", "b": "true/false values"}
 
 
-def json_to_array(value: Any, spec: TensorSpec) -> Any:
-    """Convert a decoded JSON value (nested lists or a scalar) into an array for ``spec``."""
+def json_to_array(value: Any, spec: TensorSpec, *, body_has_bools: bool = True) -> Any:
+    """Convert a decoded JSON value (nested lists or a scalar) into an array for ``spec``.
+
+    ``body_has_bools``: the request body holds ``true`` or ``false`` somewhere (a substring test on the
+    raw body, which costs next to nothing); only then are numeric inputs searched for them, since
+    numpy would silently read them as 1 and 0.
+    """
     if not spec.is_tensor or spec.dtype is None:
         return value  # seq/map inputs go to onnxruntime as the Python values they are
+    if body_has_bools and spec.dtype.kind in "fiu":
+        refuse_bools(value, spec.name, spec.type)
     if spec.dtype.kind == "f" and _first_is_number(value):
         try:  # the common case, converted straight to the model's dtype (no float64 copy)
             array = np.asarray(value, dtype=spec.dtype)
@@ -51,6 +58,19 @@ def json_to_array(value: Any, spec: TensorSpec) -> Any:
             f"input '{spec.name}' is not a rectangular array: every row must have the same length"
         ) from None
     return coerce(array, spec)
+
+
+def refuse_bools(value: Any, name: str, type_name: str) -> None:
+    """BadRequest when a numeric input holds true/false anywhere (mixed with numbers or not)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool):
+            raise BadRequest(
+                f"input '{name}' ({type_name}) holds true/false values; send numbers (only bool inputs take them)"
+            )
 
 
 def _first_is_number(value: Any) -> bool:

@@ -7,6 +7,7 @@ import gzip
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from framework.emulator import TestClient
@@ -52,3 +53,27 @@ def test_names_that_would_clash_with_built_in_functions_are_refused(app_dir: Pat
     refused = run_cli("new", name, "--model", "az://models/x.onnx", "--app", app_dir)
     assert refused.exit_code == 1 and "which funnx registers for every app; choose another" in refused.output
     assert not (app_dir / "functions_app" / f"{name.lower()}.py").exists()
+
+
+@pytest.mark.parametrize("data", [[True, 1.0], [1.0, True], [[1.0, 2.0], [False, 3.0]], [1, False]])
+def test_true_and_false_are_refused_in_numeric_inputs_on_both_contracts(app: Path, data: list[object]) -> None:
+    count = int(np.asarray(data).size)
+    with TestClient(app) as client:
+        for body in ({"data": data}, {"inputs": {"x": data}}):
+            reply = client.post("/api/add", json=body)
+            assert reply.status_code == 400, reply.text
+            assert "holds true/false values" in reply.json()["error"]
+        infer = {"inputs": [{"name": "x", "shape": [count], "datatype": "FP32", "data": data}]}
+        reply = client.post("/api/v2/models/add/infer", json=infer)
+        assert reply.status_code == 400 and "holds true/false values" in reply.json()["error"]
+
+
+def test_bool_inputs_still_take_true_and_false(app_dir: Path) -> None:
+    from tests.models import mixed_inputs
+
+    assert run_cli("new", "mixed", "--model", mixed_inputs(app_dir / "m.onnx"), "--app", app_dir).exit_code == 0
+    inputs = {"x": [[1.0, 2.0, 3.0]], "scale": 2, "mask": [True], "tags": ["true"]}
+    with TestClient(app_dir) as client:
+        reply = client.post("/api/mixed", json={"inputs": inputs})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["result"]["count"] == 1
