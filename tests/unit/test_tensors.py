@@ -37,7 +37,9 @@ def test_integer_range_is_checked_for_the_dtype() -> None:
 @pytest.mark.parametrize(
     ("value", "type_", "fragment"),
     [
-        ([True, False], "tensor(float)", "expects numbers"),
+        ([True, False], "tensor(float)", "holds true/false values"),
+        ([1.0, True], "tensor(float)", "holds true/false values"),
+        ([[1], [False]], "tensor(int64)", "holds true/false values"),
         ([1, 0], "tensor(bool)", "expects true/false"),
         (["a"], "tensor(float)", "got strings"),
         ([1], "tensor(string)", "expects strings"),
