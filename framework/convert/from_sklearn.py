@@ -90,7 +90,7 @@ def _categories(estimator: Any) -> dict[str, list[Any]]:
             if encoder is None or not all(isinstance(c, str) for c in columns):
                 continue
             for column, categories in zip(columns, encoder.categories_, strict=False):
-                found[column] = [c for c in categories if not (isinstance(c, float) and np.isnan(c))]
+                found[column] = [c for c in categories if c is not None and not (isinstance(c, float) and np.isnan(c))]
     return found
 
 
@@ -102,21 +102,26 @@ def _type_of_categories(values: Sequence[Any]) -> str:
 def named_columns(estimator: Any) -> list[str] | None:
     """The column names the model selects by, when it does (a ColumnTransformer over a DataFrame)."""
     names = getattr(estimator, "feature_names_in_", None)
-    if names is None or not any(hasattr(node, "transformers_") for node in _walk(estimator)):
-        return None
-    return [str(n) for n in names]
+    by_name = any(
+        any(
+            isinstance(columns, str) or any(isinstance(c, str) for c in columns) for _, _, columns in node.transformers_
+        )
+        for node in _walk(estimator)
+        if hasattr(node, "transformers_")
+    )
+    return [str(n) for n in names] if names is not None and by_name else None
 
 
 def infer_inputs(estimator: Any, given: Sequence[InputSpec], sample: Sample | None) -> list[InputSpec]:
-    columns = named_columns(estimator)
-    if columns is not None:
-        return _column_inputs(estimator, columns, given, sample)
     for node in _walk(estimator):
         if type(node).__name__ in _TEXT_VECTORIZERS:
             raise ConversionError(
                 f"{type(node).__name__} (text input) is not supported by funnx convert yet: convert it in Python "
                 "with skl2onnx.to_onnx, then serve the .onnx file with funnx new"
             )
+    columns = named_columns(estimator)
+    if columns is not None:
+        return _column_inputs(estimator, columns, given, sample)
     width = getattr(estimator, "n_features_in_", None)
     if not given:
         if width is None:
@@ -179,12 +184,19 @@ def convert(estimator: Any, specs: Sequence[InputSpec], opset: int, zipmap: bool
 
     options = {id(_final_step(estimator)): {"zipmap": zipmap}} if is_classifier(estimator) else None
     initial_types = [(spec.name, _skl_type(spec)) for spec in specs]
-    try:
+
+    def run(options: dict[int, dict[str, Any]] | None) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = skl2onnx.convert_sklearn(
-                estimator, initial_types=initial_types, target_opset=opset, options=options
-            )
+            return skl2onnx.convert_sklearn(estimator, initial_types=initial_types, target_opset=opset, options=options)
+
+    try:
+        try:
+            model = run(options)
+        except Exception as err:  # classifiers without probabilities (LinearSVC...) have no ZipMap to remove
+            if "Option 'zipmap' not in" not in str(err):
+                raise
+            model = run({id(_final_step(estimator)): {}})  # {}: else skl2onnx's Pipeline parser adds zipmap
     except Exception as err:
         raise _conversion_error(estimator, err, skl2onnx.__version__) from None
     _tidy(model, estimator)
@@ -201,8 +213,16 @@ def _conversion_error(estimator: Any, err: Exception, version: str) -> Conversio
             "estimator, or register a converter for it with skl2onnx.update_registered_converter and convert in "
             "Python (supported models: https://onnx.ai/sklearn-onnx/supported.html)"
         )
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    first = _short(text) or type(err).__name__
+    if err.__cause__ is not None:  # skl2onnx wraps the real failure; its text is the useful part
+        first += f" ({type(err.__cause__).__name__}: {_short(str(err.__cause__))})"
     return ConversionError(f"skl2onnx {version} cannot convert this {type(estimator).__name__}: {first}")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """The first line, cut: skl2onnx messages can carry whole weight arrays."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def _tidy(model: Any, estimator: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,6 @@ class ConversionReport:
     rows_from: str  # the sample file, or "generated"
     output: Path
     size: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -77,6 +77,17 @@ def test_estimator_skl2onnx_cannot_convert_is_named(tmp_path: Path) -> None:
     no_output_in(tmp_path)
 
 
+def test_text_vectorizer_is_refused_with_a_way_out(tmp_path: Path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts, labels = ["good film", "bad film", "great plot", "awful plot"], [1, 0, 1, 0]
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, labels)
+    (tmp_path / "text.pkl").write_bytes(pickle.dumps(model))
+    assert "TfidfVectorizer (text input) is not supported by funnx convert yet" in fails(tmp_path / "text.pkl")
+
+
 class Custom:
     """Stands for a class from the user's training code."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,39 @@ def test_explicit_column_type_overrides_the_inferred_one(models: dict[str, Train
     output = tmp_path / "mixed.onnx"
     printed = convert(models["mixed"].path, "-o", output, "--input", "sepal_length:double")
     assert "sepal_length:double[?,1]" in printed and "colour:string[?,1]" in printed
+
+
+def test_numeric_dataframe_model_takes_one_tensor_and_a_csv_with_extra_columns(tmp_path: Path) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import RandomForestRegressor
+
+    diabetes = load_diabetes(as_frame=True)
+    forest = RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0).fit(diabetes.data, diabetes.target)
+    (tmp_path / "forest.pkl").write_bytes(pickle.dumps(forest))
+    diabetes.frame.to_csv(tmp_path / "rows.csv", index=False)  # the 10 features and the target column
+    printed = convert(tmp_path / "forest.pkl", "--sample", tmp_path / "rows.csv", "--rows", "100")
+    assert "inputs:  X:float[?,10]" in printed and "checked on 100 rows (from" in printed
+    session = ort.InferenceSession(str(tmp_path / "forest.onnx"), providers=["CPUExecutionProvider"])
+    predicted = session.run(None, {"X": diabetes.data.to_numpy(np.float32)})[0].ravel()
+    np.testing.assert_allclose(predicted, forest.predict(diabetes.data), rtol=1e-5)
+
+
+def test_classifier_without_probabilities(tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    data = load_breast_cancer()
+    svm = make_pipeline(StandardScaler(), LinearSVC()).fit(data.data, data.target)
+    (tmp_path / "svm.pkl").write_bytes(pickle.dumps(svm))
+    printed = convert(tmp_path / "svm.pkl", "--sample", _npy(tmp_path, data.data))
+    assert "label: labels all equal" in printed
+    session = ort.InferenceSession(str(tmp_path / "svm.onnx"), providers=["CPUExecutionProvider"])
+    labels = session.run(None, {"X": data.data.astype(np.float32)})[0]
+    assert labels.tolist() == svm.predict(data.data).tolist()
+
+
+def _npy(folder: Path, values: Any) -> Path:
+    np.save(folder / "rows.npy", values)
+    return folder / "rows.npy"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def torch_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         net.norm.running_mean.copy_(torch.linspace(-0.5, 0.5, 4))
     torch.save(net, folder / "net.pt")
     torch.save(net.state_dict(), folder / "weights.pt")
-    torch.jit.save(torch.jit.script(torch_models.TwoInputs()), folder / "two.pt")
+    with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; users still have such files
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(torch_models.TwoInputs()), folder / "two.pt")
     torch.save(torch_models.FixedBatch(), folder / "fixed.pt")
     return {p.stem: p for p in folder.iterdir()}
 
