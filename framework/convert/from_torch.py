@@ -95,16 +95,19 @@ def choose_exporter(requested: str, torchscript: bool) -> str:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """The exporters warn about deprecations and missing torchvision ops: noise for this one export."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """The exporters warn about deprecations and missing torchvision ops, and onnxscript logs the
+    tracebacks of fallbacks it tried: noise for this one export, whose outcome is checked instead."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _tensors(torch: Any, feeds: dict[str, np.ndarray[Any, Any]], specs: Sequence[InputSpec]) -> tuple[Any, ...]:
@@ -166,6 +169,12 @@ def export(module: Any, specs: Sequence[InputSpec], trace_feeds: dict[str, np.nd
             f"torch.onnx.export ({exporter} exporter) failed: {first} (try --exporter {other})"
         ) from None
     _check_batch_axis(model)
+    made = next((entry.version for entry in model.opset_import if entry.domain == ""), None)
+    if opset is not None and made != opset:  # the dynamo exporter converts versions on a best-effort basis
+        raise ConversionError(
+            f"the {exporter} exporter made opset {made}, not the {opset} asked for: leave --opset out"
+            + (", or try --exporter legacy for an older opset" if exporter == "dynamo" else "")
+        )
     model.metadata_props.add(key="converted_from", value=f"torch {torch.__version__} {type(module).__name__}")
     return model
 

@@ -189,3 +189,15 @@ def test_classifier_without_probabilities(tmp_path: Path) -> None:
 def _npy(folder: Path, values: Any) -> Path:
     np.save(folder / "rows.npy", values)
     return folder / "rows.npy"
+
+
+def test_target_opset_option(models: dict[str, Trained], tmp_path: Path) -> None:
+    import onnx
+    import skl2onnx
+
+    newest = skl2onnx.get_latest_tested_opset_version()  # 22 for skl2onnx 1.20; onnxruntime 1.32 runs it
+    assert f"opset {newest}" in convert(models["iris"].path, "-o", tmp_path / "default.onnx")
+    older = tmp_path / "older.onnx"
+    convert(models["iris"].path, "-o", older, "--opset", "15")
+    versions = {entry.domain: entry.version for entry in onnx.load(older).opset_import}
+    assert versions[""] <= 15

@@ -130,4 +130,8 @@ def test_torch_errors(torch_files: dict[str, Path], tmp_path: Path) -> None:
     # ...and the legacy one, which marks the axis dynamic as told, is caught on the 3 checked rows.
     assert "has shape [2, 3] for 3 input rows" in error(torch_files["fixed"], "--input-shape", "1,4",
                                                         "--exporter", "legacy")  # fmt: skip
+    # the dynamo exporter only converts down to its own minimum: an opset it could not make is an error
+    assert "the dynamo exporter made opset 18, not the 17 asked for" in error(
+        torch_files["net"], "--input-shape", "1,3,16,16", "--opset", "17"
+    )
     assert not (tmp_path / "out.onnx").exists()
