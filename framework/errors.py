@@ -87,3 +87,7 @@ class EmulatorError(FunnxError):
 
 class RegistryError(FunnxError):
     """A registry operation that cannot be done as asked (bad name, existing version, missing model)."""
+
+
+class ConversionError(FunnxError):
+    """``funnx convert`` cannot turn the file into an ONNX model as asked; nothing was written."""

@@ -32,6 +32,17 @@ if [ ! -x .venv-checkov/bin/checkov ] || [ scripts/checkov-requirements.txt -nt 
   touch .venv-checkov/bin/checkov
 fi
 
+# PyTorch, for the tests of `funnx convert` on PyTorch modules (they skip without it). Only the CPU
+# build that this kind of machine keeps on disk (~30 s, 750 MB): a "+cpu" version is never on PyPI,
+# so elsewhere this fails in seconds instead of downloading a multi-GB CUDA build.
+if ! .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)'; then
+  if .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0+cpu" -c constraints.txt >/dev/null 2>&1; then
+    echo "setup: installed torch 2.13.0 (CPU build) for the PyTorch convert tests"
+  else
+    echo "setup: torch 2.13.0 (CPU build) is not available offline here: the PyTorch convert tests will skip"
+  fi
+fi
+
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   if [ ! -x node_modules/.bin/azurite-blob ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "setup: installing Azurite (pinned in package-lock.json)"

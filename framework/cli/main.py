@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401  (each module registers its commands on the group)
     app_commands,
+    convert_command,
     deploy_commands,
     invoke_command,
     model_commands,
