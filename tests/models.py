@@ -141,3 +141,50 @@ def mlp(path: Path, sizes: tuple[int, ...] = (256, 1024, 1024, 10), seed: int = 
         initializer=initializers,
     )
     return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def shared_sequence(path: Path) -> Path:
+    """A transformer's input shape: input_ids, attention_mask and token_type_ids, all int64
+    [batch, sequence]; the output adds them (so each pair of sizes must agree)."""
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["input_ids", "attention_mask"], ["partial"]),
+         helper.make_node("Add", ["partial", "token_type_ids"], ["summed"])],
+        "shared_sequence",
+        [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in names],
+        [helper.make_tensor_value_info("summed", TensorProto.INT64, ["batch", "sequence"])],
+    )  # fmt: skip
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def dynamic_cnn(path: Path) -> Path:
+    """An image model with dynamic height and width: Conv 3x3 (no padding) → MaxPool → average → [batch, 4].
+    It cannot take images smaller than 3x3."""
+    weights = numpy_helper.from_array(np.full((4, 3, 3, 3), 0.1, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "w"], ["conv"]),
+         helper.make_node("MaxPool", ["conv"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("GlobalAveragePool", ["pooled"], ["averaged"]),
+         helper.make_node("Flatten", ["averaged"], ["features"])],
+        "dynamic_cnn",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 4])],
+        initializer=[weights],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=OPSET)
+    helper.set_model_props(model, {"image_size": "32"})
+    return _save(model, path)
+
+
+def reshape_to(path: Path, input_shape: list[int | str], target: list[int]) -> Path:
+    """Reshape the float input ``x`` to the constant shape ``target``: fails inside run() when the
+    element counts differ."""
+    shape = numpy_helper.from_array(np.array(target, dtype=np.int64), "target")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "target"], ["y"])],
+        "reshape_to",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [f"d{i}" for i in range(len(target))])],
+        initializer=[shape],
+    )
+    return _save(helper.make_model(graph, opset_imports=OPSET), path)

@@ -1,4 +1,7 @@
-"""Read a local model's signature with onnxruntime and build an example request from it."""
+"""Read a local model's signature with onnxruntime and build an example request it accepts.
+
+The example's symbolic dimensions take sizes the model was seen to run with (see :mod:`.sizes`).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +16,22 @@ from framework.errors import FunnxError
 from framework.runtime.signature import ModelSignature, TensorSpec, read_signature
 
 from .render import py_literal
+from .sizes import Sizes, accepted_sizes, example_array
 
 #: Inputs with more elements than this get a numpy snippet instead of a literal JSON example.
 MAX_LITERAL_ELEMENTS = 48
 
 
-def read_local_signature(path: Path) -> ModelSignature:
+@dataclass(frozen=True)
+class Inspected:
+    """A local model file as `funnx new` sees it."""
+
+    signature: ModelSignature
+    sizes: Sizes | None  # None: a non-tensor input, no generic example
+
+
+def inspect(path: Path) -> Inspected:
+    """The model's signature and the sizes of its symbolic dimensions that it accepts."""
     import onnxruntime as ort
 
     try:
@@ -26,25 +39,27 @@ def read_local_signature(path: Path) -> ModelSignature:
     except Exception as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FunnxError(f"onnxruntime cannot load {path}: {first_line}") from None
-    return read_signature(session)
+    signature = read_signature(session)
+    tensors = _tensor_inputs(signature)
+    return Inspected(signature, accepted_sizes(path, signature, tensors) if tensors is not None else None)
 
 
-def _example_shape(spec: TensorSpec) -> tuple[int, ...]:
-    assert spec.shape is not None
-    return tuple(d if isinstance(d, int) and d >= 0 else 1 for d in spec.shape)
+def read_local_signature(path: Path) -> ModelSignature:
+    return inspect(path).signature
 
 
-def _example_value(spec: TensorSpec) -> Any:
-    shape = _example_shape(spec)
-    assert spec.dtype is not None
-    if spec.dtype.kind == "O":
-        return np.full(shape, "text", dtype=object).tolist()
-    return np.zeros(shape, dtype=spec.dtype).tolist()
+def _tensor_inputs(signature: ModelSignature) -> list[TensorSpec] | None:
+    tensors = [s for s in signature.inputs if s.is_tensor and s.dtype is not None and s.shape is not None]
+    return tensors if len(tensors) == len(signature.inputs) else None
 
 
-def _numpy_example(spec: TensorSpec) -> str:
+def _example_value(spec: TensorSpec, sizes: Sizes) -> Any:
+    return example_array(spec, sizes.shape(spec)).tolist()
+
+
+def _numpy_example(spec: TensorSpec, sizes: Sizes) -> str:
     """Python source building an example value for ``spec`` (for inputs too large to show)."""
-    shape = _example_shape(spec)
+    shape = sizes.shape(spec)
     if spec.dtype is not None and spec.dtype.kind == "O":
         return f"np.full({shape}, 'text').tolist()"
     return f"np.zeros({shape}, dtype={str(spec.dtype)!r}).tolist()"
@@ -59,28 +74,27 @@ class Example:
     uses_numpy: bool
 
 
-def example_request(signature: ModelSignature) -> Example | None:
+def example_request(model: Inspected) -> Example | None:
     """None when the model has non-tensor inputs (no generic example exists)."""
-    tensors = [
-        spec for spec in signature.inputs if spec.is_tensor and spec.dtype is not None and spec.shape is not None
-    ]
-    if len(tensors) != len(signature.inputs):
+    tensors, sizes = _tensor_inputs(model.signature), model.sizes
+    if tensors is None or sizes is None:
         return None
-    if sum(int(np.prod(_example_shape(spec))) for spec in tensors) <= MAX_LITERAL_ELEMENTS:
+    if sum(int(np.prod(sizes.shape(spec))) for spec in tensors) <= MAX_LITERAL_ELEMENTS:
         if len(tensors) == 1:
-            body: dict[str, Any] = {"data": _example_value(tensors[0])}
+            body: dict[str, Any] = {"data": _example_value(tensors[0], sizes)}
         else:
-            body = {"inputs": {spec.name: _example_value(spec) for spec in tensors}}
+            body = {"inputs": {spec.name: _example_value(spec, sizes) for spec in tensors}}
         return Example(body, f"json.loads({py_literal(json.dumps(body))})", uses_numpy=False)
-    arrays = ", ".join(f"{py_literal(spec.name)}: {_numpy_example(spec)}" for spec in tensors)
+    arrays = ", ".join(f"{py_literal(spec.name)}: {_numpy_example(spec, sizes)}" for spec in tensors)
     return Example(None, f"{{'inputs': {{{arrays}}}}}", uses_numpy=True)
 
 
-def example_lines(signature: ModelSignature, url: str) -> list[str]:
+def example_lines(model: Inspected, url: str) -> list[str]:
     """Lines for a comment showing the model's signature and a request it accepts."""
+    signature = model.signature
     lines = ["Inputs:  " + "; ".join(spec.describe() for spec in signature.inputs)]
     lines.append("Outputs: " + "; ".join(spec.describe() for spec in signature.outputs))
-    example = example_request(signature)
+    example = example_request(model)
     if example is None:
         return [*lines, "", "Example request: this model has non-tensor inputs; send them under 'inputs' by name."]
     if example.body is not None:

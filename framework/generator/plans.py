@@ -57,7 +57,7 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
             "path segments of letters, digits, '-', '_' or '.'"
         )
     url_path = f"{prefix}/{fn.route}" if prefix else fn.route
-    lines = example_lines(fn.signature, f"http://localhost:7071/{url_path}") if fn.signature else []
+    lines = example_lines(fn.inspected, f"http://localhost:7071/{url_path}") if fn.inspected else []
     content = render(
         "function/model_function.py.j2",
         name=fn.name,
@@ -85,7 +85,8 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
 
 
 def _test_module(fn: NewFunction, url_path: str) -> str:
-    example = example_request(fn.signature) if fn.signature else None
+    example = example_request(fn.inspected) if fn.inspected else None
+    signature = fn.inspected.signature if fn.inspected else None
     return render(
         "function/test_model_function.py.j2",
         name=fn.name,
@@ -95,9 +96,10 @@ def _test_module(fn: NewFunction, url_path: str) -> str:
         is_blob=fn.source.startswith("az://"),
         example_code=example.python if example else None,
         uses_numpy=bool(example and example.uses_numpy),
-        input_names=[spec.name for spec in fn.signature.inputs] if fn.signature else [],
-        output_names=[spec.name for spec in fn.signature.outputs] if fn.signature else [],
-        output_count=len(fn.signature.outputs) if fn.signature else 0,
+        seed_file=fn.seed_file,
+        input_names=[spec.name for spec in signature.inputs] if signature else [],
+        output_names=[spec.name for spec in signature.outputs] if signature else [],
+        output_count=len(signature.outputs) if signature else 0,
     )
 
 

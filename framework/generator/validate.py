@@ -15,12 +15,11 @@ from typing import Any
 from framework.errors import FunnxError, GeneratorError
 from framework.runtime import naming
 from framework.runtime.session_options import declared_config
-from framework.runtime.signature import ModelSignature
-from framework.runtime.sources import DEFAULT_CONNECTION, LocalSource, parse_source, split_sas
+from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, LocalSource, parse_source, split_sas
 
 from .existing import existing_functions
 from .funcignore import excluding_rule
-from .inspect_model import read_local_signature
+from .inspect_model import Inspected, inspect
 
 NAME = naming.MODEL_NAME
 ROUTE = re.compile(r"^(?!.*(?:^|/)\.{1,2}(?:/|$))[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
@@ -41,12 +40,13 @@ class NewFunction:
     source: str
     connection: str | None
     sas_token: str | None
-    signature: ModelSignature | None
+    inspected: Inspected | None  # the model file, when funnx can read it (a local model, or a blob's local copy)
     deploy_warning: str | None  # why a local model file would not be deployed with the app
     force: bool = False
     refresh_seconds: float | None = None
     warmup: bool = False
     session: dict[str, Any] = field(default_factory=dict)
+    seed_file: str | None = None  # a blob model's local copy in the app, which its generated test uploads
 
     @property
     def module_path(self) -> Path:
@@ -113,8 +113,8 @@ def validate_new(
         raise GeneratorError("; ".join(problems))
     return NewFunction(
         app_dir, name, module, route, AUTH_LEVELS[level],
-        source.declared, source.connection, source.sas_token, source.signature, source.deploy_warning, force,
-        refresh_seconds, warmup, session,
+        source.declared, source.connection, source.sas_token, source.inspected, source.deploy_warning, force,
+        refresh_seconds, warmup, session, source.seed_file,
     )  # fmt: skip
 
 
@@ -148,8 +148,9 @@ class _Source:
     declared: str
     connection: str | None = None
     sas_token: str | None = None
-    signature: ModelSignature | None = None
+    inspected: Inspected | None = None
     deploy_warning: str | None = None
+    seed_file: str | None = None  # a blob's local copy, relative to the app (<container>/<blob> or <blob>)
 
 
 def _choose_source(app_dir: Path, name: str, model: str, connection: str | None, problems: list[str]) -> _Source:
@@ -171,7 +172,23 @@ def _choose_source(app_dir: Path, name: str, model: str, connection: str | None,
         return _Source(declared)
     if isinstance(parsed, LocalSource):
         return _local_model(app_dir, Path(model).expanduser(), problems)
+    if isinstance(parsed, BlobSource):
+        return _blob_model(app_dir, declared, parsed, problems)
     return _Source(declared, parsed.connection, token)
+
+
+def _blob_model(app_dir: Path, declared: str, source: BlobSource, problems: list[str]) -> _Source:
+    """A blob model, inspected from its local copy when the app has one where ``funnx start
+    --seed-models`` looks (``<container>/<blob>`` or ``<blob>``), so its example and test can run."""
+    for relative in (f"{source.container}/{source.blob}", source.blob):
+        path = app_dir / relative
+        if path.is_file():
+            try:
+                return _Source(declared, source.connection, inspected=inspect(path), seed_file=relative)
+            except FunnxError as err:
+                problems.append(f"the local copy {relative} of {declared}: {err.message}")
+                break
+    return _Source(declared, source.connection)
 
 
 def _local_model(app_dir: Path, given: Path, problems: list[str]) -> _Source:
@@ -181,7 +198,7 @@ def _local_model(app_dir: Path, given: Path, problems: list[str]) -> _Source:
         problems.append(f"model file {given} does not exist")
         return _Source(str(given))
     try:
-        signature = read_local_signature(path)
+        inspected = inspect(path)
     except FunnxError as err:
         problems.append(err.message)
         return _Source(str(given))
@@ -189,7 +206,7 @@ def _local_model(app_dir: Path, given: Path, problems: list[str]) -> _Source:
         relative = path.resolve().relative_to(app_dir.resolve()).as_posix()
     except ValueError:
         warning = "the model file is outside the app folder and will not be deployed with it"
-        return _Source(str(path.resolve()), signature=signature, deploy_warning=warning)
+        return _Source(str(path.resolve()), inspected=inspected, deploy_warning=warning)
     rule = excluding_rule(app_dir, relative)
     excluded = f"{relative} is left out of the deployment package by the rule '{rule}'" if rule else None
-    return _Source(relative, signature=signature, deploy_warning=excluded)
+    return _Source(relative, inspected=inspected, deploy_warning=excluded)

@@ -121,14 +121,24 @@ class OnnxModel:
         try:
             outputs = loaded.session.run(output_names, feeds)
         except Exception as err:
-            message = ort_message(err)
-            if type(err).__name__ == "InvalidArgument":
-                raise BadRequest(f"model '{self.name}' rejected the input: {message}") from None
-            log.exception("funnx inference failed: model=%s", self.name)
-            raise InferenceFailed(f"model '{self.name}' failed during inference: {message}") from None
+            raise self._failure(err, loaded, feeds) from None
         elapsed = time.perf_counter() - started
         if not loaded.first_run_logged:
             loaded.first_run_logged = True
             loaded.timings["first_run_ms"] = round(elapsed * 1000, 2)
             log.info("funnx first inference: model=%s first_run_ms=%s", self.name, loaded.timings["first_run_ms"])
         return list(outputs), elapsed
+
+    def _failure(self, err: Exception, loaded: LoadedModel, feeds: dict[str, Any]) -> Exception:
+        """Whose fault a failed run is. onnxruntime's INVALID_ARGUMENT is the request's (400). So is any
+        other failure when an input has a symbolic dimension: the caller chose its size, and a dynamic
+        dimension promises some sizes, not all (a 1x1 image through a CNN). When every dimension is
+        fixed, the request matched the declared signature exactly, so the failure is the model's (500)."""
+        message = ort_message(err)
+        if type(err).__name__ == "InvalidArgument":
+            return BadRequest(f"model '{self.name}' rejected the input: {message}")
+        if loaded.signature.has_dynamic_inputs:
+            shapes = ", ".join(f"{name} {list(getattr(value, 'shape', []))}" for name, value in feeds.items())
+            return BadRequest(f"model '{self.name}' could not run on inputs of shape {shapes}: {message}")
+        log.exception("funnx inference failed: model=%s", self.name, exc_info=err)
+        return InferenceFailed(f"model '{self.name}' failed during inference: {message}")

@@ -6,6 +6,7 @@ never from what a request claims. Non-tensor types (``seq(...)``, ``map(...)``) 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,14 @@ ORT_TO_NUMPY: dict[str, np.dtype[Any]] = {
 }
 
 Dim = int | str | None
+#: A symbolic dimension name that means the same size wherever it appears. Unnamed dimensions,
+#: ``?`` and expressions (``batch*2``) are left out: exporters reuse those for unrelated axes.
+_SHARED_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def shared_symbol(dim: Dim) -> str | None:
+    """The dimension's name when it is one that binds every axis it names to one size (ONNX semantics)."""
+    return dim if isinstance(dim, str) and _SHARED_SYMBOL.match(dim) else None
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,11 @@ class ModelSignature:
 
     def input(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)
+
+    @property
+    def has_dynamic_inputs(self) -> bool:
+        """Whether any input dimension is symbolic: the caller then picks sizes the model may not take."""
+        return any(spec.shape is None or not all(isinstance(d, int) for d in spec.shape) for spec in self.inputs)
 
     @property
     def input_names(self) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from framework.errors import BadRequest
 
-from .signature import ModelSignature, TensorSpec
+from .signature import ModelSignature, TensorSpec, shared_symbol
 
 _ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b"}
 _KIND_NAMES = {"f": "numbers", "i": "integers", "u": "non-negative integers", "b": "true/false values"}
@@ -164,7 +164,29 @@ def check_feeds(feeds: Mapping[str, Any], signature: ModelSignature, model: str)
         if spec.is_tensor and spec.dtype is not None:
             value = coerce(np.asarray(value), spec)
         checked[spec.name] = value
+    check_shared_dimensions(checked, signature)
     return checked
+
+
+def check_shared_dimensions(feeds: Mapping[str, Any], signature: ModelSignature) -> None:
+    """One symbolic dimension name means one size across all inputs (ONNX semantics): a transformer's
+    ``input_ids`` and ``attention_mask`` that are both ``[batch, sequence]`` must agree on both."""
+    seen: dict[str, tuple[int, str, int]] = {}  # symbol → (size, input, axis)
+    for spec in signature.inputs:
+        if spec.shape is None or not isinstance(feeds.get(spec.name), np.ndarray):
+            continue
+        for axis, (dim, size) in enumerate(zip(spec.shape, feeds[spec.name].shape, strict=False)):
+            symbol = shared_symbol(dim)
+            if symbol is None:
+                continue
+            if symbol not in seen:
+                seen[symbol] = (size, spec.name, axis)
+            elif seen[symbol][0] != size:
+                first, name, first_axis = seen[symbol]
+                raise BadRequest(
+                    f"inputs '{name}' (axis {first_axis}: {first}) and '{spec.name}' (axis {axis}: {size}) share "
+                    f"dimension '{symbol}' of the model, so their sizes must be equal"
+                )
 
 
 def to_jsonable(value: Any) -> Any:  # noqa: PLR0911  (one return per output type)

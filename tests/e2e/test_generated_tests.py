@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AzuriteService, run_cli
-from tests.models import iris_path
+from tests.models import dynamic_cnn, iris_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.storage]
 
@@ -33,6 +33,12 @@ def test_generated_tests_pass_in_a_fresh_app(app_dir: Path, azurite: AzuriteServ
     (app_dir / "models" / "iris.onnx").write_bytes(iris_path().read_bytes())
     assert run_cli("new", "local_iris", "--model", app_dir / "models" / "iris.onnx", "--app", app_dir).exit_code == 0
     assert run_cli("new", "blob_iris", "--model", "az://models/blob_iris.onnx", "--app", app_dir).exit_code == 0
+    # A blob model with its local copy where --seed-models looks: its tests upload it and predict.
+    dynamic_cnn(app_dir / "models" / "blob_cnn.onnx")
+    assert run_cli("new", "blob_cnn", "--model", "az://models/blob_cnn.onnx", "--app", app_dir).exit_code == 0
+    assert (
+        "funnx_upload(funnx_app.app_dir / LOCAL_COPY, SOURCE)" in (app_dir / "tests" / "test_blob_cnn.py").read_text()
+    )
     # Runs first (name order): its upload must not leak into the generated blob test, which expects 503.
     (app_dir / "tests" / "test_a_upload.py").write_text(UPLOAD_TEST)
     done = subprocess.run(
@@ -41,4 +47,5 @@ def test_generated_tests_pass_in_a_fresh_app(app_dir: Path, azurite: AzuriteServ
         env={**os.environ, "FUNNX_REQUIRE_AZURITE": "1"},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 passed" in done.stdout, done.stdout  # 3 for the local model, 2 for the blob one, the upload
+    # 3 for the local model, 2 for the blob one without a local copy, 3 for the one with, the upload
+    assert "9 passed" in done.stdout, done.stdout
