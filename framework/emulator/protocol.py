@@ -179,11 +179,11 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return True
         if len(self.url) > limits.max_request_line:
-            self._refuse(414, f"the request URL is over {limits.max_request_line} bytes")
+            self._refuse(414, f"the request URL is over {limits.max_request_line} bytes; send long data in the body")
         elif len(self.headers) + one_more_header > limits.max_header_count:
-            self._refuse(431, f"the request has more than {limits.max_header_count} headers")
+            self._refuse(431, f"the request has more than {limits.max_header_count} headers; send fewer")
         elif self._header_bytes > limits.max_headers_total or self._head_bytes > self.max_head_bytes:
-            self._refuse(431, f"the request headers are over {limits.max_headers_total} bytes")
+            self._refuse(431, f"the request headers are over {limits.max_headers_total} bytes; send smaller ones")
         return self._refused
 
     # Timers and refusals
@@ -206,7 +206,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _headers_timed_out(self) -> None:
         seconds = self.limits.request_headers_timeout
-        self._refuse(408, f"the request headers did not arrive within {seconds:g} s")
+        self._refuse(408, f"the request headers did not arrive within {seconds:g} s of its first byte")
 
     def _check_body_rate(self) -> None:
         """Kestrel's MinRequestBodyDataRate: after the grace period, the body must have averaged the
