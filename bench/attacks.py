@@ -7,8 +7,8 @@
 - bodies: 12 parallel 100 MiB POSTs to a route that does not exist; the server's peak RSS.
 - idle: 20,000 connections that send nothing (two client processes); the server's open file
   descriptors, and whether a normal request still gets through.
-- normal: requests/s of small GETs and 4 KiB POST echoes at concurrency 8 (the cost of the limits
-  on the normal path).
+- normal: requests/s of small GETs and 4 KiB POST echoes at concurrency 8, and the server's CPU
+  time per request (for a steadier figure, see bench/instructions.py).
 
 The server is ``python -m framework.cli.main start`` in its own process (uvloop, httptools: what
 users run); run this module with another funnx on PYTHONPATH to measure that one instead.
