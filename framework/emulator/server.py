@@ -2,6 +2,11 @@
 
 :class:`BackgroundServer` runs the same server on a thread (port 0 = a free port), for tests and
 benchmarks that need real loopback HTTP.
+
+Connections get the host's limits (limits.py) from uvicorn's httptools protocol, extended in
+protocol.py; uvicorn's own knobs do not reach far enough: ``limit_concurrency`` answers 503 to
+requests but keeps every idle connection open, ``h11_max_incomplete_event_size`` applies only to
+the slower h11 parser, and ``timeout_keep_alive`` starts only after a first response.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from framework.errors import EmulatorError
 
 from .asgi import AsgiApp
 from .host import EmulatorHost
+from .limits import HttpLimits
+from .protocol import guarded_protocol
 
 log = logging.getLogger("funnx.host")
 
@@ -46,13 +53,15 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(host: EmulatorHost) -> uvicorn.Config:
+def _config(host: EmulatorHost, limits: HttpLimits | None) -> uvicorn.Config:
+    limits = limits or HttpLimits()
     return uvicorn.Config(
         AsgiApp(host.dispatcher),
+        http=guarded_protocol(limits),
+        timeout_keep_alive=limits.keep_alive_timeout,
         lifespan="off",
         access_log=False,
         log_config=None,
-        timeout_keep_alive=30,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
@@ -73,7 +82,13 @@ def banner(host: EmulatorHost, base_url: str, out: TextIO) -> None:
     out.flush()
 
 
-def serve(host: EmulatorHost, address: str = "127.0.0.1", port: int = 7071, out: TextIO = sys.stdout) -> None:
+def serve(
+    host: EmulatorHost,
+    address: str = "127.0.0.1",
+    port: int = 7071,
+    out: TextIO = sys.stdout,
+    limits: HttpLimits | None = None,
+) -> None:
     """Serve until interrupted (Ctrl+C or SIGTERM)."""
     previous = _stop_on_sigterm()  # before the banner: a supervisor may signal as soon as it sees it
     sock = None
@@ -84,7 +99,7 @@ def serve(host: EmulatorHost, address: str = "127.0.0.1", port: int = 7071, out:
         banner(host, f"http://{shown}:{bound}", out)
         out.write(f"Listening on http://{address}:{bound} (Ctrl+C to stop)\n")
         out.flush()
-        uvicorn.Server(_config(host)).run(sockets=[sock])
+        uvicorn.Server(_config(host, limits)).run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl+C or SIGTERM, re-raised by uvicorn after a graceful shutdown: a normal stop
         pass
     finally:
@@ -107,14 +122,15 @@ def _stop_on_sigterm() -> Any:
 
 
 class BackgroundServer:
-    """The emulator on a daemon thread, listening on loopback; ``url`` is its base URL."""
+    """The emulator on a daemon thread, listening on loopback; ``url`` is its base URL. ``limits``
+    (default: the host's) lets tests shorten timeouts and lower the connection cap."""
 
-    def __init__(self, host: EmulatorHost, port: int = 0) -> None:
+    def __init__(self, host: EmulatorHost, port: int = 0, limits: HttpLimits | None = None) -> None:
         self.host = host
         self._sock = _bind("127.0.0.1", port)
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(_config(host))
+        self._server = uvicorn.Server(_config(host, limits))
         self._thread = threading.Thread(target=self._run, name="funnx-emulator", daemon=True)
 
     def _run(self) -> None:
