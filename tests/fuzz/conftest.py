@@ -12,7 +12,7 @@ from framework.emulator.host import EmulatorHost
 from framework.emulator.server import BackgroundServer
 from tests.conftest import run_cli
 from tests.fuzz.harness import BODY_LIMIT, MODELS, STATS, FuzzApp, assert_still_serving
-from tests.models import add_one, identity, int32_and_fp16, iris_path, mixed_inputs
+from tests.models import add_one, dynamic_cnn, identity, int32_and_fp16, iris_path, mixed_inputs, shared_sequence
 
 
 def build_app(app: Path) -> Path:
@@ -26,6 +26,8 @@ def build_app(app: Path) -> Path:
         "iris": iris_path(),
         "text": identity(models / "text.onnx", name="s", elem_type=TensorProto.STRING, shape=[1]),
         "pix": identity(models / "pix.onnx", name="p", elem_type=TensorProto.UINT8, shape=[2, "n"]),
+        "bert": shared_sequence(models / "bert.onnx"),
+        "cnn": dynamic_cnn(models / "cnn.onnx"),
     }
     assert set(paths) == set(MODELS)
     for name, path in paths.items():

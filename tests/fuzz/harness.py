@@ -45,7 +45,8 @@ class Input:
 
 
 #: The fuzzed models: float, int, bool, string (BYTES), fp16 and uint8 inputs, one and several inputs,
-#: fixed and symbolic dimensions, a rank-0 input and a non-tensor (seq(map)) output.
+#: fixed and symbolic dimensions (shared across inputs, and an image's height and width), a rank-0
+#: input and a non-tensor (seq(map)) output.
 MODELS: dict[str, tuple[list[Input], list[str]]] = {
     "add": ([Input("x", "FP32", (None,))], ["y"]),
     "mixed": (
@@ -61,6 +62,10 @@ MODELS: dict[str, tuple[list[Input], list[str]]] = {
     "iris": ([Input("float_input", "FP32", (3, 2))], ["label", "probabilities"]),
     "text": ([Input("s", "BYTES", (1,))], ["y"]),
     "pix": ([Input("p", "UINT8", (2, None))], ["y"]),
+    # inputs sharing named dimensions (a transformer's [batch, sequence]): sizes that disagree are 400s
+    "bert": ([Input(n, "INT64", (None, None)) for n in ("input_ids", "attention_mask", "token_type_ids")], ["summed"]),
+    # an image model with dynamic height and width that cannot take small images: 400s, never 500s
+    "cnn": ([Input("image", "FP32", (None, 3, None, None))], ["features"]),
 }
 
 
