@@ -76,10 +76,11 @@ def _empty(status: int, *headers: tuple[str, str]) -> RawResponse:
 
 def _given_key(headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> str:
     """The key a request carries, as the host reads it: the x-functions-key header whenever it is
-    present (even empty), else the code query parameter; the first value of either."""
+    present (even empty; surrounding whitespace trimmed, as Kestrel trims header values), else the
+    code query parameter; the first value of either."""
     header = next((value for name, value in headers if name.lower() == "x-functions-key"), None)
     if header is not None:
-        return header
+        return header.strip()
     return next((value for name, value in query if name == "code"), "")
 
 
@@ -216,8 +217,7 @@ class Dispatcher:
         limit = settings.body_limit()
         body = await _body_within(request, limit)
         if body is None:
-            message = f"request body is over {limit} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
-            error = dumps({"error": message})
+            error = dumps({"error": settings.too_large().message})
             return RawResponse(413, [("content-type", "application/json"), ("content-length", str(len(error)))], error)
         request.body, request.read_body = body, None
         params = _joined(query, ",", lower=False)

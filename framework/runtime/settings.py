@@ -66,12 +66,16 @@ def body_limit() -> int:
     return int(positive_number(BODY_LIMIT_SETTING, DEFAULT_BODY_LIMIT))
 
 
-def check_body_size(size: int, what: str = "request body") -> None:
-    """Raise PayloadTooLarge (413) when ``size`` bytes are over the body limit: the one check every
-    layer (the emulator's host, both contracts, decompression) makes."""
+def too_large(what: str = "request body") -> PayloadTooLarge:
+    """The 413 every layer (the emulator's host, both contracts, decompression) answers."""
     limit = body_limit()
-    if size > limit:
-        raise PayloadTooLarge(f"{what} is over {limit} bytes ({BODY_LIMIT_SETTING}); send less, or raise the setting")
+    return PayloadTooLarge(f"{what} is over {limit} bytes ({BODY_LIMIT_SETTING}); send less, or raise the setting")
+
+
+def check_body_size(size: int, what: str = "request body") -> None:
+    """Raise PayloadTooLarge (413) when ``size`` bytes are over the body limit."""
+    if size > body_limit():
+        raise too_large(what)
 
 
 def retry_after_seconds() -> float:

@@ -191,3 +191,16 @@ def test_keep_alive_requests_over_loopback_are_not_held_back(both_ways: tuple[Te
     for _ in range(20):
         assert http.get("/api/items/1").status_code == 200
     assert time.perf_counter() - started < 0.6  # ~0.8 s with the delay; ~10 ms without
+
+
+def test_a_key_header_with_surrounding_whitespace_is_accepted(fidelity_app: Path) -> None:
+    """Kestrel trims header values, so the host sees the key without the spaces a client left around it."""
+    host = EmulatorHost(fidelity_app, enforce_keys=True)
+    try:
+        assert host.keys is not None
+        with TestClient(host=host) as client:
+            key = host.keys.master
+            assert client.get("/api/admin-only", headers={"x-functions-key": f" {key}\t "}).status_code == 200
+            assert client.get("/api/admin-only", headers={"x-functions-key": f"{key}x"}).status_code == 401
+    finally:
+        host.close()
