@@ -16,6 +16,7 @@ import numpy as np
 
 from framework.errors import EmulatorError
 from framework.runtime import naming
+from framework.runtime.signature import ORT_TO_NUMPY
 
 from .client import TestClient
 from .routing import compile_route
@@ -37,10 +38,12 @@ def request_body(path: Path) -> bytes:
     raise EmulatorError(f"{path}: use a .json (request body), .npy (one input) or .npz (named inputs) file")
 
 
-def invoke(app_dir: Path, name: str, body: bytes, want_output_names: bool = False) -> tuple[dict[str, Any], list[str]]:
-    """POST ``body`` to function ``name``; returns (reply JSON, output names).
+def invoke(
+    app_dir: Path, name: str, body: bytes, want_output_names: bool = False
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """POST ``body`` to function ``name``; returns (reply JSON, (name, type) of each output).
 
-    Output names come from the ``<name>_metadata`` function funnx generates, only when asked for.
+    The outputs come from the ``<name>_metadata`` function funnx generates, only when asked for.
     """
     with TestClient(app_dir) as client:
         function = next((f for f in client.host.functions if f.name == name), None)
@@ -63,11 +66,15 @@ def invoke(app_dir: Path, name: str, body: bytes, want_output_names: bool = Fals
             return payload, []
         metadata = client.get(client.host.dispatcher.url_path(described))
         outputs = metadata.json().get("outputs", []) if metadata.status_code == 200 else []
-        return payload, [o["name"] for o in outputs if isinstance(o, dict) and "name" in o]
+        described_outputs = [o for o in outputs if isinstance(o, dict) and "name" in o]
+        return payload, [(str(o["name"]), str(o.get("type", ""))) for o in described_outputs]
 
 
-def result_arrays(payload: dict[str, Any], output_names: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+def result_arrays(payload: dict[str, Any], outputs: list[tuple[str, str]]) -> dict[str, np.ndarray[Any, Any]]:
+    """The reply's result as arrays of the model's own output dtypes (JSON alone would make every
+    float a float64)."""
     result = payload.get("result")
+    output_names = [name for name, _ in outputs]
     if isinstance(result, dict):
         named = result
     elif isinstance(result, list):
@@ -75,11 +82,13 @@ def result_arrays(payload: dict[str, Any], output_names: list[str]) -> dict[str,
         named = dict(zip(names, result, strict=True))
     else:
         named = {"result": result}
+    dtypes = {name: ORT_TO_NUMPY.get(type_name) for name, type_name in outputs}
     arrays = {}
     for name, value in named.items():
+        dtype = dtypes.get(name)
         try:
-            arrays[name] = np.asarray(value)
-        except ValueError:
+            arrays[name] = np.asarray(value, dtype=dtype if dtype is not None and dtype.kind != "O" else None)
+        except (ValueError, TypeError):
             arrays[name] = np.asarray(None, dtype=object)
         if arrays[name].dtype == object:
             raise EmulatorError(f"output '{name}' is not a tensor (e.g. a list of maps); use --output-format json")

@@ -38,7 +38,8 @@ def test_npy_in_npy_out(app: Path, tmp_path: Path) -> None:
         "invoke", "add", "--data", tmp_path / "x.npy", "--output-format", "npy", "-o", tmp_path / "y.npy", "--app", app
     )
     assert result.exit_code == 0, result.output
-    assert np.load(tmp_path / "y.npy").tolist() == [2.5, -1.0]
+    out = np.load(tmp_path / "y.npy")
+    assert out.tolist() == [2.5, -1.0] and out.dtype == np.float32  # the model's dtype, not JSON's float64
 
 
 def test_npz_named_inputs_and_npz_out_keyed_by_output(app: Path, tmp_path: Path) -> None:
@@ -58,6 +59,7 @@ def test_npz_named_inputs_and_npz_out_keyed_by_output(app: Path, tmp_path: Path)
         expected = run_direct(app / "models" / "mixed.onnx", {**inputs, "tags": inputs["tags"].astype(object)})
         assert outputs["y"].tolist() == expected[0].tolist()  # type: ignore[attr-defined]
         assert outputs["count"].item() == 2
+        assert outputs["y"].dtype == np.float32 and outputs["count"].dtype == np.int64
 
 
 @pytest.mark.parametrize(
