@@ -9,6 +9,7 @@ partial or unverified model under a final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -29,10 +30,24 @@ ABANDONED_AFTER_SECONDS = 15 * 60
 
 
 class ModelCache:
-    """Files named ``<hash of blob identity>-<etag>.onnx`` under ``root``."""
+    """Files named ``<hash of blob identity>-<etag>.onnx`` under ``root``.
+
+    The folder must be this user's alone (created 0700, refused when another user owns it), and a
+    cached file is used only when this user wrote it: whoever can put a file there chooses the
+    model that runs.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def _private(self) -> None:
+        """Make sure the folder exists and only this user can write in it (raises PermissionError)."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = self.root.stat()
+        if info.st_uid != os.getuid():
+            raise PermissionError(errno.EACCES, f"it belongs to another user (uid {info.st_uid})", str(self.root))
+        if info.st_mode & 0o077:
+            self.root.chmod(0o700)  # ours, but open to others: close it
 
     @staticmethod
     def _key(identity: str) -> str:
@@ -46,12 +61,17 @@ class ModelCache:
 
     def lookup(self, identity: str, etag: str, size: int) -> Path | None:
         """The cached file for this exact blob version, if present and of the expected size."""
+        self._private()
         path = self.path_for(identity, etag)
         try:
-            if path.stat().st_size == size:
-                return path
+            info = path.stat()
         except FileNotFoundError:
             return None
+        if info.st_uid != os.getuid():
+            log.warning("ignoring cached model %s: written by another user", path.name)
+            return None
+        if info.st_size == size:
+            return path
         log.warning("discarding cached model %s: size differs from the blob's", path.name)
         path.unlink(missing_ok=True)
         return None
@@ -68,7 +88,7 @@ class ModelCache:
         Older versions of the same blob are removed afterwards, since Functions temp storage is
         small (0.5-0.8 GB on Consumption and Flex).
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._private()
         self._remove_abandoned_downloads(identity)
         final = self.path_for(identity, etag)
         partial = self.root / f".{final.name}.{uuid.uuid4().hex}.part"
@@ -104,9 +124,10 @@ class ModelCache:
         """
         pointer = self.root / f"{self._key(source)}.last"
         try:
+            self._private()
             name = pointer.read_text(encoding="utf-8").strip()
             path = self.root / name
-            if _CACHED_NAME.fullmatch(name) and path.is_file():
+            if _CACHED_NAME.fullmatch(name) and path.is_file() and path.stat().st_uid == os.getuid():
                 return path
         except FileNotFoundError:
             return None

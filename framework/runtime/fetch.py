@@ -119,7 +119,7 @@ def _fetch_blob(
     except OSError as err:
         raise ModelUnavailable(
             f"model '{model}': the model cache folder {cache.root} is not usable ({err.strerror or err}); "
-            f"set {settings.CACHE_DIR_SETTING} to a writable folder with room for the model"
+            f"set {settings.CACHE_DIR_SETTING} to a folder of this user's own, writable, with room for the model"
         ) from None
     return replace(fetched, identity=identity, timings={**timings, **fetched.timings})
 

@@ -38,9 +38,10 @@ def app_root() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where downloaded models are kept between cold starts (temp storage survives worker restarts)."""
+    """Where downloaded models are kept between cold starts (temp storage survives worker restarts):
+    a folder of this user's own in the temp folder, unless the setting names one."""
     configured = get(CACHE_DIR_SETTING)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "funnx-models"
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / f"funnx-models-{os.getuid()}"
 
 
 def positive_number(name: str, default: float) -> float:

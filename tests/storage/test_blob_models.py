@@ -259,7 +259,7 @@ def test_unusable_cache_folder_or_service_uri_is_a_503_naming_the_setting(
     settings = {"AzureWebJobsStorage": azurite.connection_string, "FUNNX_MODEL_CACHE_DIR": str(tmp_path / "a-file")}
     with TestClient(app_dir, settings=settings) as client:
         reply = client.post("/api/add", json={"data": [1]})
-    assert reply.status_code == 503 and "set FUNNX_MODEL_CACHE_DIR to a writable folder" in reply.json()["error"]
+    assert reply.status_code == 503 and "set FUNNX_MODEL_CACHE_DIR to a folder of this user" in reply.json()["error"]
     identity_settings = {"AzureWebJobsStorage": "", "AzureWebJobsStorage__serviceUri": azurite.azurite.blob_endpoint}
     with TestClient(app_dir, settings=identity_settings) as client:
         reply = client.post("/api/add", json={"data": [1]})
