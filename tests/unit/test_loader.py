@@ -77,7 +77,7 @@ def test_route_prefix_from_host_json_and_app_setting(tmp_path: Path) -> None:
         ("import not_installed_package\n", "ModuleNotFoundError"),
         (
             HTTP_APP.replace("req: func.HttpRequest, context", "request: func.HttpRequest, context"),
-            "must be the trigger argument 'req'",
+            "function 'item' is refused by the Functions worker: the following parameters are declared in Python",
         ),
     ],
 )
