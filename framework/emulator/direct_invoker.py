@@ -28,6 +28,7 @@ from .loader import HttpFunction
 
 WORKER_THREAD_PREFIX = "funnx-worker"
 _SAME_SITE = {"lax": 1, "strict": 2, "none": 3}
+_GENERIC_TRIGGER_FAILURE = "ValueError: ('unexpected type of data received for the \"generic\" binding ', \"'http'\")"
 
 
 class DirectInvoker:
@@ -52,6 +53,8 @@ class DirectInvoker:
                 self._running_calls -= 1
 
     async def invoke(self, function: HttpFunction, request: HostRequest, invocation_id: str) -> Reply:
+        if function.generic_trigger:  # what the worker's generic binding says when handed an HTTP request
+            raise FunctionFailed(_GENERIC_TRIGGER_FAILURE)
         kwargs: dict[str, Any] = {
             function.trigger_arg: HttpRequest(
                 request.method,

@@ -16,6 +16,7 @@ import logging
 import re
 import sys
 import traceback
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ class HttpFunction:
     wants_context: bool
     directory: str  # of the file defining the function: the worker's context.function_directory
     function_id: str = ""  # the worker's id for it (set when loaded through azure-functions-runtime)
+    #: The trigger parameter is annotated ``str`` or ``bytes``: the worker then binds it as a generic
+    #: binding, which cannot take an HTTP request, so every call fails (the load does not).
+    generic_trigger: bool = False
 
     @property
     def module(self) -> ModuleType | None:
@@ -160,6 +164,7 @@ def _describe(function: func.Function, function_ids: Mapping[str, str]) -> HttpF
         wants_context="context" in params and "context" not in bound,
         directory=str(Path(inspect.getfile(handler)).parent),
         function_id=function_ids.get(name, ""),
+        generic_trigger=typing.get_type_hints(handler).get(trigger.name) in (str, bytes),
     )
 
 
@@ -168,7 +173,7 @@ def get_functions(register: func.FunctionRegister) -> list[func.Function]:
     try:
         return list(register.get_functions())
     except ValueError as err:
-        raise EmulatorError(f"the worker would refuse this app: {err}") from None
+        raise EmulatorError(f"the Python worker cannot index the app: ValueError: {err}") from None
 
 
 def describe_http(

@@ -104,21 +104,6 @@ class RpcHttpCookie:
 
 
 @dataclass
-class RpcHttp:
-    """An HTTP request (host → worker) or response (worker → host)."""
-
-    method: str = ""
-    url: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    body: TypedData = field(default_factory=lambda: TypedData())  # read as an empty message when unset
-    params: dict[str, str] = field(default_factory=dict)  # route values
-    query: dict[str, str] = field(default_factory=dict)
-    status_code: str = ""
-    enable_content_negotiation: bool = False
-    cookies: list[RpcHttpCookie] | None = None
-
-
-@dataclass
 class TypedData(_OneOf):
     _ONEOFS: ClassVar[dict[str, tuple[str, ...]]] = {"data": ("string", "json", "bytes", "http", "int", "double")}
 
@@ -128,6 +113,21 @@ class TypedData(_OneOf):
     http: RpcHttp | None = None
     int: int | None = None
     double: float | None = None
+
+
+@dataclass
+class RpcHttp:
+    """An HTTP request (host → worker) or response (worker → host)."""
+
+    method: str = ""
+    url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: TypedData = field(default_factory=TypedData)  # read as an empty message when unset
+    params: dict[str, str] = field(default_factory=dict)  # route values
+    query: dict[str, str] = field(default_factory=dict)
+    status_code: str = ""
+    enable_content_negotiation: bool = False
+    cookies: list[RpcHttpCookie] | None = None
 
 
 @dataclass
