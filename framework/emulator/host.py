@@ -44,7 +44,12 @@ def thread_count() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
 
 
+WORKER_SETTING = "FUNNX_EMULATOR_WORKER"  # "direct" forces the emulator's own invoker on 3.13+ too
+
+
 def default_worker() -> Worker:
+    if os.environ.get(WORKER_SETTING, "").strip().lower() == "direct":
+        return "direct"
     return "runtime" if sys.version_info >= RUNTIME_PYTHON else "direct"
 
 
