@@ -21,8 +21,11 @@ find_python() {
   return 1
 }
 
+# What tests/conformance needs besides funnx (versions pinned by constraints.txt, as for .venv).
+SUITE_NEEDS="pytest pytest-timeout onnx"
+
 # Reinstall only when what decides the install changed (a no-op pip run still takes ~15 s).
-stamp() { cat pyproject.toml constraints.txt hatch_build.py | sha256sum | cut -d' ' -f1; }
+stamp() { { cat pyproject.toml constraints.txt hatch_build.py; echo "$SUITE_NEEDS"; } | sha256sum | cut -d' ' -f1; }
 
 setup_venv() {
   local python=$1 venv=$2
@@ -33,7 +36,7 @@ setup_venv() {
     return 0
   fi
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pip==26.3"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[conformance]" -c constraints.txt
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e . $SUITE_NEEDS -c constraints.txt
   stamp >"$venv/.funnx-stamp"
 }
 
