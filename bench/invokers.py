@@ -19,7 +19,7 @@ from bench.timing import Timing, _summary, fmt_us
 from framework.emulator.dispatch import RawRequest
 from framework.emulator.host import RUNTIME_PYTHON, EmulatorHost
 
-TRIVIAL = '''
+TRIVIAL = """
 import azure.functions as func
 
 bp = func.Blueprint()
@@ -33,7 +33,7 @@ def ping(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="aping", auth_level=func.AuthLevel.ANONYMOUS)
 async def aping(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("pong")
-'''
+"""
 
 REQUESTS = {
     "trivial sync function": RawRequest("GET", "/api/ping"),
@@ -62,9 +62,7 @@ def run(count: int = 5000) -> list[tuple[str, Timing, Timing]]:
         runtime = EmulatorHost(app, worker="runtime")
         direct = EmulatorHost(app, worker="direct")
         try:
-            return [
-                (name, *asyncio.run(_alternate(runtime, direct, raw, count))) for name, raw in REQUESTS.items()
-            ]
+            return [(name, *asyncio.run(_alternate(runtime, direct, raw, count))) for name, raw in REQUESTS.items()]
         finally:
             runtime.close()
             direct.close()
