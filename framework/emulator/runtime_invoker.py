@@ -12,9 +12,11 @@ return value becomes), the ``context`` argument and the sync/async split are the
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import azure.functions as func
@@ -31,17 +33,39 @@ _REFUSAL_PREFIX = "FunctionLoadError: cannot load the "
 
 
 class _ThreadPool:
-    """The runtime's thread pool is one per process: started with the first open invoker, shut with the last."""
+    """The runtime's thread pool is one per process: started with the first open invoker, shut with the
+    last. It counts the sync calls it runs, which outlive a cancelled request (``funnx start`` reports
+    them at exit instead of waiting for them)."""
 
     lock = threading.Lock()
     users = 0
+    running = 0
 
     @classmethod
     def acquire(cls) -> None:
         with cls.lock:
             if cls.users == 0:
                 runtime.start_threadpool_executor()  # sized by PYTHON_THREADPOOL_THREAD_COUNT, like the worker's
+                pool = runtime.get_threadpool_executor()
+                pool.submit = functools.partial(cls._counted, pool.submit)
             cls.users += 1
+
+    @classmethod
+    def _counted(cls, submit: Callable[..., Future[Any]], call: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        with cls.lock:
+            cls.running += 1
+        try:
+            future = submit(call, *args)
+        except BaseException:
+            cls._finished(None)
+            raise
+        future.add_done_callback(cls._finished)
+        return future
+
+    @classmethod
+    def _finished(cls, _future: Future[Any] | None) -> None:
+        with cls.lock:
+            cls.running -= 1
 
     @classmethod
     def release(cls) -> None:
@@ -76,8 +100,6 @@ class RuntimeInvoker:
     def __init__(self, app_dir: str, register: func.FunctionRegister, functions: list[func.Function]) -> None:
         """Index and load the app's functions (``functions``, from ``register.get_functions()``)."""
         self._properties = {"host": "127.0.0.1", "protos": messages}
-        self._running_calls = 0
-        self._count_lock = threading.Lock()
         # The runtime calls get_functions() itself; a second call would fail (the library caches the
         # built bindings), so it gets the list the emulator already has.
         register.get_functions = lambda: functions  # type: ignore[method-assign]
@@ -112,14 +134,7 @@ class RuntimeInvoker:
 
     @property
     def running_calls(self) -> int:
-        return self._running_calls
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        # A task is cancelled only when its event loop is torn down while the call still runs (the
-        # request itself awaits it shielded): that call is still running, so it stays counted.
-        if not task.cancelled():
-            with self._count_lock:
-                self._running_calls -= 1
+        return _ThreadPool.running
 
     async def invoke(self, function: HttpFunction, request: HostRequest, invocation_id: str) -> Reply:
         http = messages.RpcHttp(
@@ -136,15 +151,7 @@ class RuntimeInvoker:
             input_data=[messages.ParameterBinding(name=function.trigger_arg, data=messages.TypedData(http=http))],
             trace_context=_trace_context(request.headers, function.wants_context),
         )
-        call = runtime.invocation_request(self._message(invocation_request=message))
-        if function.is_async:
-            response = await call
-        else:
-            task = asyncio.ensure_future(call)
-            with self._count_lock:
-                self._running_calls += 1
-            task.add_done_callback(self._finished)
-            response = await asyncio.shield(task)
+        response = await runtime.invocation_request(self._message(invocation_request=message))
         if response.result.status != messages.StatusResult.Success:
             exception = response.result.exception
             raise FunctionFailed(f"{exception.message}\n{exception.stack_trace}" if exception else "no reason given")
