@@ -37,14 +37,12 @@ THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 #: From Python 3.13 Azure runs functions through azure-functions-runtime, and so does the emulator.
 RUNTIME_PYTHON = (3, 13)
 Worker = Literal["direct", "runtime"]
+WORKER_SETTING = "FUNNX_EMULATOR_WORKER"  # "direct" forces the emulator's own invoker on 3.13+ too
 
 
 def thread_count() -> int:
     raw = os.environ.get(THREAD_COUNT_SETTING, "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
-
-
-WORKER_SETTING = "FUNNX_EMULATOR_WORKER"  # "direct" forces the emulator's own invoker on 3.13+ too
 
 
 def default_worker() -> Worker:

@@ -1,12 +1,13 @@
 """Azure's own worker code in the emulator (Python 3.13+): index, load and invoke through
 azure-functions-runtime, the library Azure's 3.13+ proxy worker hands every host message to.
 
-The emulator plays the host and the proxy worker: it sends the runtime a worker-init message (the
-runtime imports nothing new, the app module is already imported, and indexes the app: finds the
-FunctionApp, validates every function's parameters and annotations), asks for the function
-metadata, loads each function and then sends one invocation message per request, with the message
-types of :mod:`.worker_messages`. Binding conversion (the ``HttpRequest`` a function gets, what its
-return value becomes), the ``context`` argument and the sync/async split are the runtime's own.
+The emulator plays the host and the proxy worker, with the message types of :mod:`.worker_messages`.
+It sends a worker-init message, on which the runtime indexes the app: it finds function_app.py
+already imported by the emulator (whose import errors name the file and line), finds the FunctionApp
+and validates every function's parameters and annotations. Then it asks for the function metadata,
+loads each function, and sends one invocation message per request. Binding conversion (the
+``HttpRequest`` a function gets, what its return value becomes), the ``context`` argument and the
+sync/async split (sync functions on the runtime's thread pool) are the runtime's own.
 """
 
 from __future__ import annotations
@@ -120,7 +121,10 @@ class RuntimeInvoker:
         if initialized.result.status != messages.StatusResult.Success:
             raise _index_error(initialized.result.exception)
         if "HttpUri" in initialized.capabilities:
-            raise EmulatorError("the app streams HTTP (azurefunctions-extensions-http-fastapi): the emulator cannot")
+            raise EmulatorError(
+                "the app uses HTTP streaming (azurefunctions-extensions-http-fastapi), which the emulator does not "
+                "serve; remove the extension's import to serve it with funnx"
+            )
         request = messages.FunctionsMetadataRequest(function_app_directory=app_dir)
         metadata = await runtime.functions_metadata_request(self._message(functions_metadata_request=request))
         ids = {}
