@@ -85,6 +85,18 @@ class EmulatorError(FunnxError):
     """The app cannot be served as it is; the message names the file and the fix."""
 
 
+class FunctionRefused(EmulatorError):
+    """Azure would not run this function: the Python worker refuses to load it (then the host runs
+    zero functions) or the host refuses its name or a binding's. ``cause`` is Azure's own wording."""
+
+    def __init__(self, function: str, cause: str, by: str = "worker") -> None:
+        outcome = "the host would skip it" if by == "host" else "the host would then run 0 functions"
+        super().__init__(f"function '{function}' is refused by the Functions {by}: {cause} ({outcome})")
+        self.function = function
+        self.cause = cause
+        self.by = by
+
+
 class RegistryError(FunnxError):
     """A registry operation that cannot be done as asked (bad name, existing version, missing model)."""
 

@@ -25,7 +25,8 @@ from .host import EmulatorHost
 class ClientResponse:
     def __init__(self, status_code: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.status_code = status_code
-        self.headers = {name.lower(): value for name, value in headers}
+        self.headers = {name.lower(): value for name, value in headers}  # a repeated header: its last value
+        self.header_list = headers  # every header line as sent, in order (e.g. several set-cookie)
         self.body = body
 
     @property
@@ -70,10 +71,11 @@ class TestClient:
         *,
         json: Any = None,
         data: bytes | str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> ClientResponse:
-        header_list = list((headers or {}).items())
+        """``headers`` is a mapping or a list of (name, value) pairs, which may repeat a name."""
+        header_list = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
         if json is not None:
             body = jsonlib.dumps(json).encode("utf-8")
             if not any(k.lower() == "content-type" for k, _ in header_list):

@@ -11,7 +11,7 @@ import azure.functions as func
 from azure.functions._abc import RetryContext as _RetryContext  # the worker's own base classes
 from azure.functions._abc import TraceContext as _TraceContext
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
 class TraceContext(_TraceContext):
@@ -20,7 +20,7 @@ class TraceContext(_TraceContext):
     def __init__(self, headers: dict[str, str]) -> None:
         parent = headers.get("traceparent", "")
         self._trace_parent = (
-            parent if _TRACEPARENT.match(parent) else f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+            parent if TRACEPARENT.match(parent) else f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
         )
         self._trace_state = headers.get("tracestate", "")
 

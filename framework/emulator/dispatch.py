@@ -13,26 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import re
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qsl, unquote
-
-import azure.functions as func
 
 from framework.runtime import settings
 from framework.runtime.jsoncodec import dumps
 
-from .context import EmulatorContext
 from .cors import CorsPolicy
 from .hostjson import HttpOptions
+from .invocation import FunctionFailed, HostRequest, Invoker
 from .keys import FunctionKeys
 from .loader import HttpFunction
 from .routing import Route, compile_route
@@ -113,8 +108,7 @@ class Dispatcher:
         self,
         functions: list[HttpFunction],
         options: HttpOptions,
-        executor: Executor,
-        app_dir: str,
+        invoker: Invoker,
         *,
         cors: CorsPolicy | None = None,
         keys: FunctionKeys | None = None,
@@ -123,12 +117,10 @@ class Dispatcher:
         self.route_prefix = options.route_prefix.strip("/")
         self.cors = cors
         self.keys = keys
-        self._executor = executor
-        self._app_dir = app_dir
+        self.invoker = invoker
         # Counted across threads: the loopback server and TestClient may share one dispatcher, each
         # with its own event loop, so asyncio primitives cannot be used here.
         self._outstanding = 0
-        self._running_calls = 0
         self._count_lock = threading.Lock()
         limit = options.max_concurrent_requests
         self._running = threading.BoundedSemaphore(limit) if limit is not None else None
@@ -138,16 +130,7 @@ class Dispatcher:
     @property
     def running_calls(self) -> int:
         """Sync function calls still executing on worker threads (they outlive a cancelled request)."""
-        return self._running_calls
-
-    def _call_sync(self, handler: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-        with self._count_lock:
-            self._running_calls += 1
-        try:
-            return handler(**kwargs)
-        finally:
-            with self._count_lock:
-                self._running_calls -= 1
+        return self.invoker.running_calls
 
     def url_path(self, function: HttpFunction) -> str:
         route = function.route.strip("/")
@@ -176,7 +159,7 @@ class Dispatcher:
         return None
 
     async def handle(self, request: RawRequest) -> RawResponse:
-        headers = _joined(request.headers, ", ", lower=True)
+        headers = _joined(request.headers, ",", lower=True)  # as Kestrel's StringValues.ToString() joins them
         response = await self._respond(request, headers)
         extra = [(k.lower(), v) for k, v in self.options.custom_headers.items()]
         if self.cors is not None:
@@ -239,52 +222,30 @@ class Dispatcher:
 
     def _build_request(
         self, request: RawRequest, method: str, headers: dict[str, str], params: dict[str, str], route: dict[str, str]
-    ) -> func.HttpRequest:
+    ) -> HostRequest:
+        """What the host sends the worker: it leaves out query parameters whose value is empty (``?x=``)."""
         query = f"?{request.query_string.decode('latin-1')}" if request.query_string else ""
         url = f"{request.base_url}{request.path}{query}"
-        return func.HttpRequest(method, url, headers=headers, params=params, route_params=route, body=request.body)
+        given = {name: value for name, value in params.items() if value}
+        return HostRequest(method, url, headers, given, route, request.body)
 
-    async def _invoke(self, function: HttpFunction, request: func.HttpRequest, headers: dict[str, str]) -> RawResponse:
+    async def _invoke(self, function: HttpFunction, request: HostRequest, _headers: dict[str, str]) -> RawResponse:
         logged = log.isEnabledFor(logging.INFO)
-        invocation_id = str(uuid.uuid4()) if logged or function.wants_context else ""
-        kwargs: dict[str, Any] = {function.trigger_arg: request}
-        if function.wants_context:
-            kwargs["context"] = EmulatorContext(invocation_id, function.name, self._app_dir, headers)
+        wants_id = logged or function.wants_context or self.invoker.needs_invocation_id
+        invocation_id = str(uuid.uuid4()) if wants_id else ""
         if logged:
             reason = "This function was programmatically called via the host APIs."
             log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", function.name, reason, invocation_id)
         started = time.perf_counter()
         try:
-            if function.is_async:
-                result = await function.handler(**kwargs)
-            else:
-                loop = asyncio.get_running_loop()
-                call = functools.partial(self._call_sync, function.handler, kwargs)
-                result = await loop.run_in_executor(self._executor, call)
-            response = _convert(result)
-        except Exception:
+            status, reply_headers, body = await self.invoker.invoke(function, request, invocation_id)
+        except FunctionFailed as failed:
             invocation_id = invocation_id or str(uuid.uuid4())  # not made up front when INFO is off
-            log.exception("Executed 'Functions.%s' (Failed, Id=%s)", function.name, invocation_id)
+            log.error("Executed 'Functions.%s' (Failed, Id=%s)\n%s", function.name, invocation_id, failed.detail)
             return _empty(500)
         if logged:
             elapsed = (time.perf_counter() - started) * 1000
             log.info(
                 "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", function.name, invocation_id, elapsed
             )
-        return response
-
-
-def _convert(result: Any) -> RawResponse:
-    """A function's return value as the host would send it."""
-    if isinstance(result, str):
-        result = func.HttpResponse(result)
-    if not isinstance(result, func.HttpResponse):
-        raise TypeError(f"an HTTP function must return func.HttpResponse or str, not {type(result).__name__}")
-    body = result.get_body()
-    headers = [(name.lower(), value) for name, value in result.headers.items()]
-    if not any(name == "content-type" for name, _ in headers):
-        mimetype = result.mimetype or "text/plain"
-        content_type = f"{mimetype}; charset={result.charset}" if mimetype.startswith("text/") else mimetype
-        headers.append(("content-type", content_type))
-    headers = [(n, v) for n, v in headers if n != "content-length"] + [("content-length", str(len(body)))]
-    return RawResponse(result.status_code, headers, body)
+        return RawResponse(status, reply_headers, body)

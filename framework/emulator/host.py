@@ -1,16 +1,22 @@
-"""One served app: its settings exported, its functions indexed, a dispatcher and a thread pool.
+"""One served app: its settings exported, its functions indexed and loaded, a dispatcher and an invoker.
 
-Both ``funnx start`` and :class:`TestClient` build an EmulatorHost; closing it shuts the pool and
-restores the environment variables it set, so tests can load several apps in one process.
+Both ``funnx start`` and :class:`TestClient` build an EmulatorHost; closing it shuts the invoker's
+thread pool and restores the environment variables it set, so tests can load several apps in one
+process. Functions are loaded by the Python worker's rules: through azure-functions-runtime on 3.13+
+(the ``runtime`` worker), by :mod:`.worker_checks` below (the ``direct`` worker); then the host's
+own checks on names apply. A function Azure would not run fails the host with
+:class:`~framework.errors.FunctionRefused` instead of leaving an app that answers 404 everywhere.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+import azure.functions as func
 
 from framework.errors import EmulatorError, FunnxError
 from framework.runtime.catalog import Catalog, catalog_of
@@ -18,19 +24,52 @@ from framework.runtime.settings import SCRIPT_ROOT_SETTING
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
 from .cors import CorsPolicy
+from .direct_invoker import DirectInvoker
 from .dispatch import Dispatcher
 from .hostjson import load_http_options
+from .invocation import Invoker
 from .keys import load_keys
-from .loader import SCRIPT_FILE_SETTING, HttpFunction, find_register, import_script, index_functions
+from .loader import SCRIPT_FILE_SETTING, HttpFunction, describe_http, find_register, get_functions, import_script
+from .worker_checks import check_host_rules, check_worker_rules
 
 #: The host sets this for the worker when unset, so that is the local default too.
 DEFAULT_THREAD_COUNT = 1000
-WORKER_THREAD_PREFIX = "funnx-worker"
+THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+#: From Python 3.13 Azure runs functions through azure-functions-runtime, and so does the emulator.
+RUNTIME_PYTHON = (3, 13)
+Worker = Literal["direct", "runtime"]
+WORKER_SETTING = "FUNNX_EMULATOR_WORKER"  # "direct" forces the emulator's own invoker on 3.13+ too
 
 
 def thread_count() -> int:
-    raw = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
+    raw = os.environ.get(THREAD_COUNT_SETTING, "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
+
+
+def default_worker() -> Worker:
+    if os.environ.get(WORKER_SETTING, "").strip().lower() == "direct":
+        return "direct"
+    return "runtime" if sys.version_info >= RUNTIME_PYTHON else "direct"
+
+
+def load_worker(
+    worker: Worker, app_dir: Path, register: func.FunctionRegister, functions: list[func.Function]
+) -> tuple[Invoker, dict[str, str]]:
+    """Load the functions as the Python worker would; returns the invoker and the worker's function ids."""
+    if worker == "runtime":
+        if sys.version_info < RUNTIME_PYTHON:
+            raise EmulatorError("azure-functions-runtime runs on Python 3.13 and newer; use worker='direct'")
+        from .runtime_invoker import RuntimeInvoker
+
+        invoker = RuntimeInvoker(str(app_dir), register, functions)
+        return invoker, invoker.function_ids
+    try:
+        check_worker_rules(functions)
+    except FunnxError:
+        raise
+    except Exception as err:  # what the worker reports when indexing itself fails (e.g. a NameError in an annotation)
+        raise EmulatorError(f"the Python worker cannot index the app: {type(err).__name__}: {err}") from None
+    return DirectInvoker(thread_count()), {}
 
 
 class EmulatorHost:
@@ -48,11 +87,15 @@ class EmulatorHost:
         cors: str | None = None,
         cors_credentials: bool | None = None,
         enforce_keys: bool = False,
+        worker: Worker | None = None,
     ) -> None:
         """``settings`` are exported for the host's lifetime (they win over local.settings.json);
         ``functions`` limits which functions are served; ``cors`` (comma-separated origins) and
         ``cors_credentials`` override local.settings.json's ``Host.CORS`` / ``Host.CORSCredentials``;
-        ``enforce_keys`` checks function keys like Azure."""
+        ``enforce_keys`` checks function keys like Azure; ``worker`` picks how functions are loaded
+        and invoked: ``runtime`` (azure-functions-runtime, the default on 3.13+) or ``direct``."""
+        self.worker: Worker = worker or default_worker()
+        self._invoker: Invoker | None = None
         self.app_dir = Path(app_dir).resolve()
         self._previous_env: dict[str, str | None] = {}
         other = next((path for path, count in self._open.items() if count and path != self.app_dir), None)
@@ -68,26 +111,30 @@ class EmulatorHost:
                 self._set_env({"AZURE_FUNCTIONS_ENVIRONMENT": "Development"})
             for name, value in apply_values(self.local_settings.values).items():
                 self._previous_env.setdefault(name, value)
+            if THREAD_COUNT_SETTING not in os.environ:  # the host sets it for the worker
+                self._set_env({THREAD_COUNT_SETTING: str(DEFAULT_THREAD_COUNT)})
             options = load_http_options(self.app_dir)
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
             register = find_register(module)
-            self.functions: list[HttpFunction] = index_functions(register, functions)
+            indexed = get_functions(register)
+            self._invoker, function_ids = load_worker(self.worker, self.app_dir, register, indexed)
+            check_host_rules(indexed)
+            self.functions: list[HttpFunction] = describe_http(indexed, functions, function_ids)
             self.catalog: Catalog = catalog_of(register)  # the app's models, as register_blueprints found them
             if all(f.handler.__module__.startswith("framework.") for f in self.functions):
                 raise EmulatorError(
                     f"{self.app_dir} has no HTTP functions of its own; add one with 'funnx new NAME --model SOURCE'"
                 )
-            self._executor = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix=WORKER_THREAD_PREFIX)
             host = self.local_settings.host
             self.cors = CorsPolicy.parse(
                 cors if cors is not None else host.get("CORS"),
                 cors_credentials if cors_credentials is not None else host.get("CORSCredentials") is True,
             )
             self.keys = load_keys(self.app_dir, [f.name for f in self.functions]) if enforce_keys else None
-            self.dispatcher = Dispatcher(
-                self.functions, options, self._executor, str(self.app_dir), cors=self.cors, keys=self.keys
-            )
+            self.dispatcher = Dispatcher(self.functions, options, self._invoker, cors=self.cors, keys=self.keys)
         except FunnxError:
+            if self._invoker is not None:
+                self._invoker.close()
             restore_environment(self._previous_env)
             raise
         self._open[self.app_dir] = self._open.get(self.app_dir, 0) + 1
@@ -107,6 +154,6 @@ class EmulatorHost:
             return
         self._closed = True
         self._open[self.app_dir] -= 1
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.dispatcher.invoker.close()
         restore_environment(self._previous_env)
         self._previous_env = {}

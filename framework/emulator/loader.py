@@ -2,8 +2,9 @@
 
 Import the script file (``PYTHON_SCRIPT_FILE_NAME``, default function_app.py) with the app root on
 sys.path, require exactly one module-level ``FunctionRegister``, call ``get_functions()`` once, and
-keep the HTTP-triggered functions. Unlike the host, which logs an indexing failure and keeps running
-with zero functions, any failure here is an EmulatorError naming the file and line.
+describe the HTTP-triggered functions. Unlike the host, which logs an indexing failure and keeps
+running with zero functions, any failure here is an EmulatorError naming the file and line. Whether
+the worker would load each function is checked by the invoker that loads it (see host.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +46,11 @@ class HttpFunction:
     is_async: bool
     trigger_arg: str
     wants_context: bool
+    directory: str  # of the file defining the function: the worker's context.function_directory
+    function_id: str = ""  # the worker's id for it (set when loaded through azure-functions-runtime)
+    #: The trigger parameter is annotated ``str`` or ``bytes``: the worker then binds it as a generic
+    #: binding, which cannot take an HTTP request, so every call fails (the load does not).
+    generic_trigger: bool = False
 
     @property
     def module(self) -> ModuleType | None:
@@ -134,20 +141,14 @@ def find_register(module: ModuleType) -> func.FunctionRegister:
     return found[0]
 
 
-def _describe(function: func.Function) -> HttpFunction | None:
+def _describe(function: func.Function, function_ids: Mapping[str, str]) -> HttpFunction | None:
     trigger = function.get_trigger()
     if trigger is None or getattr(trigger, "type", None) != "httpTrigger":
         return None
     handler = function.get_user_function()
     name = function.get_function_name() or handler.__name__
-    trigger_arg = trigger.name
-    params = list(inspect.signature(handler).parameters)
-    extra = [p for p in params if p not in (trigger_arg, "context")]
-    if trigger_arg not in params or extra:
-        raise EmulatorError(
-            f"function '{name}': its parameters {params} must be the trigger argument '{trigger_arg}' "
-            "and optionally 'context' (the worker refuses other names)"
-        )
+    params = inspect.signature(handler).parameters
+    bound = {binding.name for binding in function.get_bindings()}
     methods = getattr(trigger, "methods", None)
     level = getattr(trigger, "auth_level", None)
     return HttpFunction(
@@ -157,17 +158,27 @@ def _describe(function: func.Function) -> HttpFunction | None:
         auth_level=str(level.value).lower() if level is not None else "function",
         handler=handler,
         is_async=inspect.iscoroutinefunction(handler),
-        trigger_arg=trigger_arg,
-        wants_context="context" in params,
+        trigger_arg=trigger.name,
+        wants_context="context" in params and "context" not in bound,
+        directory=str(Path(inspect.getfile(handler)).parent),
+        function_id=function_ids.get(name, ""),
+        generic_trigger=typing.get_type_hints(handler).get(trigger.name) in (str, bytes),
     )
 
 
-def index_functions(register: func.FunctionRegister, only: Sequence[str] | None = None) -> list[HttpFunction]:
+def get_functions(register: func.FunctionRegister) -> list[func.Function]:
+    """The app's functions; ``get_functions()`` can be called only once per app object."""
     try:
-        functions = register.get_functions()
+        return list(register.get_functions())
     except ValueError as err:
-        raise EmulatorError(f"the worker would refuse this app: {err}") from None
-    described = [d for d in (_describe(f) for f in functions) if d is not None]
+        raise EmulatorError(f"the Python worker cannot index the app: ValueError: {err}") from None
+
+
+def describe_http(
+    functions: list[func.Function], only: Sequence[str] | None = None, function_ids: Mapping[str, str] | None = None
+) -> list[HttpFunction]:
+    """The HTTP functions (``only`` these, if given), as the dispatcher routes and invokes them."""
+    described = [d for d in (_describe(f, function_ids or {}) for f in functions) if d is not None]
     if only:
         unknown = sorted(set(only) - {d.name for d in described})
         if unknown:

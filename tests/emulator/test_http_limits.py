@@ -191,16 +191,16 @@ def test_a_url_over_8_kib_is_refused_with_414(server: BackgroundServer) -> None:
 def test_repeated_headers_are_joined_in_order(server: BackgroundServer, host: EmulatorHost) -> None:
     copies = [("x-rep", "a"), ("X-Rep", "b"), ("x-rep", "c")]
     with httpx.Client(base_url=server.url) as client:
-        assert client.get("/api/header", headers=copies).text == "a, b, c"
+        assert client.get("/api/header", headers=copies).text == "a,b,c"  # joined with "," like the host
     request = RawRequest("GET", "/api/header", headers=copies)
-    assert asyncio.run(host.dispatcher.handle(request)).body == b"a, b, c"
+    assert asyncio.run(host.dispatcher.handle(request)).body == b"a,b,c"
 
 
 @pytest.mark.timeout(10)  # joining each copy onto the value so far took minutes for these
 def test_repeated_headers_join_in_linear_time(host: EmulatorHost) -> None:
     request = RawRequest("GET", "/api/header", headers=[("X-Rep", "v")] * 1_000_000)
     reply = asyncio.run(host.dispatcher.handle(request))
-    assert reply.body == b", ".join([b"v"] * 1_000_000)
+    assert reply.body == b",".join([b"v"] * 1_000_000)
 
 
 # Timeouts

@@ -77,7 +77,7 @@ def test_route_prefix_from_host_json_and_app_setting(tmp_path: Path) -> None:
         ("import not_installed_package\n", "ModuleNotFoundError"),
         (
             HTTP_APP.replace("req: func.HttpRequest, context", "request: func.HttpRequest, context"),
-            "must be the trigger argument 'req'",
+            "function 'item' is refused by the Functions worker: the following parameters are declared in Python",
         ),
     ],
 )
@@ -215,3 +215,25 @@ def test_routes_are_tried_in_precedence_order_whatever_the_declaration_order(tmp
 def test_non_ascii_query_strings_in_the_path(tmp_path: Path) -> None:
     with TestClient(write_app(tmp_path, HTTP_APP)) as client:
         assert client.get("/api/items/1?q=日本").text == "1 item 日本"
+
+
+def test_python_313_runs_functions_through_azure_functions_runtime_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from framework.emulator.direct_invoker import DirectInvoker
+    from framework.emulator.host import EmulatorHost
+
+    app = write_app(tmp_path, HTTP_APP)
+    host = EmulatorHost(app)
+    try:
+        assert host.worker == ("runtime" if sys.version_info >= (3, 13) else "direct")
+    finally:
+        host.close()
+    monkeypatch.setenv("FUNNX_EMULATOR_WORKER", "direct")
+    host = EmulatorHost(app)
+    try:
+        assert host.worker == "direct" and isinstance(host.dispatcher.invoker, DirectInvoker)
+    finally:
+        host.close()
