@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from framework.cli.group import cli
-from framework.cli.main import main as _registers_commands  # noqa: F401  (imports every command module)
+from framework.cli.main import cli
 from framework.emulator.azurite import Azurite
 
 

@@ -9,11 +9,10 @@ import click
 from framework.generator import plan_init, plan_new, validate_new, write_files
 from framework.runtime.session_options import EXECUTION_MODES, OPTIMIZATION_LEVELS
 
-from .group import cli
 from .options import APP_OPTION
 
 
-@cli.command()
+@click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite existing app files (local.settings.json is never overwritten).")
 def init(directory: Path, force: bool) -> None:
@@ -26,7 +25,7 @@ def init(directory: Path, force: bool) -> None:
     click.echo(f"\nNext: {cd}funnx new NAME --model path/to/model.onnx && funnx start")
 
 
-@cli.command()
+@click.command()
 @click.argument("name")
 @click.option(
     "--model",

@@ -14,10 +14,8 @@ from framework.convert.run import ConversionReport, ConvertOptions, OutputMismat
 from framework.convert.specs import InputSpec, parse_input, parse_input_shape
 from framework.errors import ConversionError
 
-from .group import cli
 
-
-@cli.command(name="convert")
+@click.command(name="convert")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file (default: FILE with .onnx)."

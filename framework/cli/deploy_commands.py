@@ -14,7 +14,6 @@ from framework.generator.ci import PipelineOptions, plan_pipeline
 from framework.generator.infra import plan_infra
 from framework.generator.package import build_package
 
-from .group import cli
 from .options import APP_OPTION
 
 
@@ -39,7 +38,7 @@ PYTHON_OPTION = click.option(
 )
 
 
-@cli.command()
+@click.command()
 @APP_OPTION
 @PYTHON_OPTION
 @click.option("--output", "-o", default="dist/app.zip", show_default=True,
@@ -58,7 +57,7 @@ def package(app_dir: Path, python: str, output: Path) -> None:
         click.echo(f"  {name:<24} {size / 1e6:8.1f} MB")
 
 
-@cli.group()
+@click.group()
 def ci() -> None:
     """Write a CI/CD pipeline: test, package, deploy (OpenID Connect sign-in), smoke test."""
 
@@ -117,7 +116,7 @@ def azure_pipelines(app_name: str, python: str, slot: str | None, environment: s
     click.echo(f"wrote {planned.path}")
 
 
-@cli.group()
+@click.group()
 def infra() -> None:
     """Write infrastructure as code for the app."""
 
@@ -141,7 +140,7 @@ def bicep(app_name: str, python: str, models_container: str | None, force: bool,
     )
 
 
-@cli.command()
+@click.command()
 @click.argument("app_name", metavar="APP")
 @click.option("--resource-group", "-g", help="The app's resource group (the Azure CLI needs it).")
 @click.option("--slot", help="Deployment slot (not on Flex Consumption).")

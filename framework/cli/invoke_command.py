@@ -10,11 +10,10 @@ import click
 from framework.emulator.invoke import invoke, numpy_bytes, request_body, result_arrays
 from framework.errors import EmulatorError
 
-from .group import cli
 from .options import APP_OPTION, one_shot_logging
 
 
-@cli.command(name="invoke")
+@click.command(name="invoke")
 @click.argument("name")
 @click.option(
     "--data",

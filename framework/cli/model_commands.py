@@ -16,7 +16,6 @@ from framework.runtime import blobstore, registry
 from framework.runtime.registry_store import RegistryStore
 from framework.runtime.sources import DEFAULT_CONNECTION, check_setting_name
 
-from .group import cli
 from .options import APP_OPTION
 
 PROGRESS_FROM_BYTES = 4 << 20
@@ -43,7 +42,7 @@ def registry_store(app_dir: Path, connection: str, container: str | None) -> Ite
         yield RegistryStore(service.get_container_client(registry.container_name(container)))
 
 
-@cli.group()
+@click.group()
 def model() -> None:
     """Register models in blob storage: immutable versions, a 'latest' pointer, manifests."""
 

@@ -10,11 +10,10 @@ import click
 from framework.emulator.host import EmulatorHost
 from framework.runtime.openapi import document
 
-from .group import cli
 from .options import APP_OPTION, one_shot_logging
 
 
-@cli.command(name="openapi")
+@click.command(name="openapi")
 @APP_OPTION
 @click.option("--output", "-o", "output_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the document to this file (default: print it).")  # fmt: skip

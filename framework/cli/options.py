@@ -1,8 +1,8 @@
-"""Click options shared by commands, and one click extension.
+"""Click options shared by commands.
 
-``--functions f1 f2`` takes space-separated values the way ``func start`` does; click options take
-one value each, so :class:`ListOption` also consumes the arguments that follow it up to the next
-option. Repeating the option and comma-separated values work too.
+``--functions f1 f2`` takes space-separated names the way ``func start`` does. A click option takes
+one value, so the words after it are collected as arguments and joined to it (:func:`function_names`);
+repeating the option and comma-separated names work too.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -38,26 +37,9 @@ def one_shot_logging() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-class ListOption(click.Option):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["multiple"] = True
-        super().__init__(*args, **kwargs)
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
-        super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            option = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if option is None:
-                continue
-            store = option.process
-
-            def process(value: Any, state: Any, store: Any = store) -> None:
-                store(value, state)
-                while state.rargs and not state.rargs[0].startswith("-"):
-                    store(state.rargs.pop(0), state)
-
-            option.process = process
-
-    def type_cast_value(self, ctx: click.Context, value: Any) -> Any:
-        values = super().type_cast_value(ctx, value) or ()
-        return tuple(part.strip() for item in values for part in str(item).split(",") if part.strip())
+def function_names(given: tuple[str, ...], following: tuple[str, ...]) -> tuple[str, ...]:
+    """``--functions a b,c --functions d``: the names given with the option (repeated or comma-separated)
+    and the words that follow it before the next option, as ``func start --functions`` takes them."""
+    if following and not given:
+        raise click.UsageError(f"unexpected argument {following[0]!r}: function names go after --functions")
+    return tuple(part.strip() for item in (*given, *following) for part in item.split(",") if part.strip())

@@ -16,13 +16,11 @@ from framework.emulator import devstorage
 from framework.emulator.host import EmulatorHost
 from framework.emulator.keys import KEYS_FILE, load_keys
 from framework.emulator.reloader import STORAGE_CONNECTION_SETTING, local_azurite, run_with_reload
-from framework.emulator.server import serve
 
-from .group import cli
-from .options import APP_OPTION, ListOption
+from .options import APP_OPTION, function_names
 
 
-@cli.command(name="list")
+@click.command(name="list")
 @APP_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_functions(app_dir: Path, as_json: bool) -> None:
@@ -62,7 +60,7 @@ def _child_options(cors: str | None, cors_credentials: bool | None, functions: t
     return passed + [flag for flag, on in flags.items() if on]
 
 
-@cli.command()
+@click.command()
 @APP_OPTION
 @click.option(
     "--port",
@@ -73,7 +71,9 @@ def _child_options(cors: str | None, cors_credentials: bool | None, functions: t
 )
 @click.option("--cors", metavar="ORIGINS", help="Comma-separated allowed origins, '*' for any (overrides Host.CORS).")
 @click.option("--cors-credentials", is_flag=True, default=None, help="Allow credentialed CORS requests.")
-@click.option("--functions", cls=ListOption, metavar="NAME...", help="Serve only these functions.")
+@click.option(
+    "--functions", multiple=True, metavar="NAME...", help="Serve only these functions (space- or comma-separated)."
+)
 @click.option("--enforce-keys", is_flag=True, help="Require function keys like Azure does (see `funnx keys`).")
 @click.option("--azurite", is_flag=True, help="Run Azurite (data in .azurite/) and point blob models at it.")
 @click.option("--seed-models", is_flag=True, help="With --azurite: upload missing blobs from local files.")
@@ -85,10 +85,14 @@ def _child_options(cors: str | None, cors_credentials: bool | None, functions: t
     envvar=STORAGE_CONNECTION_SETTING,
     help="Point every blob model at this connection string (set by --azurite).",
 )
+@click.argument("more_functions", nargs=-1, metavar="")
 def start(app_dir: Path, port: int | None, cors: str | None, cors_credentials: bool | None,
           functions: tuple[str, ...], enforce_keys: bool, azurite: bool, seed_models: bool, reload: bool,
-          quiet: bool, storage_connection: str | None) -> None:  # fmt: skip
+          quiet: bool, storage_connection: str | None, more_functions: tuple[str, ...]) -> None:  # fmt: skip
     """Serve the app locally like `func start` (Ctrl+C to stop)."""
+    from framework.emulator.server import serve  # uvicorn loads only to serve
+
+    functions = function_names(functions, more_functions)
     if seed_models and not (azurite or storage_connection):
         raise click.UsageError("--seed-models needs --azurite")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
@@ -118,7 +122,7 @@ def start(app_dir: Path, port: int | None, cors: str | None, cors_credentials: b
         os._exit(0)
 
 
-@cli.command()
+@click.command()
 @APP_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the keys file as JSON.")
 def keys(app_dir: Path, as_json: bool) -> None:
