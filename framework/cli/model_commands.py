@@ -12,8 +12,8 @@ import click
 
 from framework.emulator.appconfig import local_settings_applied
 from framework.errors import RegistryError
+from framework.generator.registry_store import RegistryStore
 from framework.runtime import blobstore, registry
-from framework.runtime.registry_store import RegistryStore
 from framework.runtime.sources import DEFAULT_CONNECTION, check_setting_name
 
 from .options import APP_OPTION

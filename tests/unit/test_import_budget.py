@@ -45,3 +45,27 @@ def test_runtime_and_generated_module_import_no_tooling(app_dir: Path) -> None:
     leaked = [m for m in FORBIDDEN + LAZY if m in loaded or any(x.startswith(m + ".") for x in loaded)]
     assert leaked == []
     assert "azure.functions" in loaded and "numpy" in loaded
+
+
+#: The deployed runtime, module by module: what Azure runs and nothing else. Adding a module here is a
+#: decision (it ships to every app); tooling (uploads, generation, the emulator) lives elsewhere.
+DEPLOYED = {
+    "framework/__init__.py",
+    "framework/errors.py",
+    *(f"framework/runtime/{name}.py" for name in (
+        "__init__", "blobstore", "cache", "catalog", "compression", "datatypes", "discovery", "fetch",
+        "hostconfig", "jsoncodec", "lifecycle", "loading", "model", "naming", "oip", "oip_codec", "openapi",
+        "registry", "responses", "session_options", "settings", "signature", "simple", "sources", "speculative",
+        "tensors",
+    )),
+}  # fmt: skip
+
+
+def test_the_runtime_wheel_holds_exactly_the_deployed_modules() -> None:
+    import io
+    import zipfile
+
+    from framework.generator import runtime_wheel
+
+    names = zipfile.ZipFile(io.BytesIO(runtime_wheel.build())).namelist()
+    assert {n for n in names if not n.startswith("funnx_runtime-")} == DEPLOYED

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import RegistryError
-
-from . import registry
-from .registry import Manifest
-from .signature import read_signature
+from framework.runtime import registry
+from framework.runtime.registry import Manifest
+from framework.runtime.signature import read_signature
 
 Progress = Callable[[int, int], None]
 
