@@ -9,7 +9,7 @@ import click
 from framework.generator import plan_init, plan_new, validate_new, write_files
 from framework.runtime.session_options import EXECUTION_MODES, OPTIMIZATION_LEVELS
 
-from .options import APP_OPTION
+from .options import APP_OPTION, app_functions
 
 
 @click.command()
@@ -96,7 +96,7 @@ def new(
     }
     fn = validate_new(
         app_dir, name, source, connection=connection, route=route, auth_level=auth_level, force=force,
-        refresh_seconds=refresh_seconds, warmup=warmup, session=session,
+        refresh_seconds=refresh_seconds, warmup=warmup, session=session, existing=app_functions(app_dir),
     )  # fmt: skip
     files = plan_new(fn)
     if dry_run:

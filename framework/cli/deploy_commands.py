@@ -14,7 +14,7 @@ from framework.generator.ci import PipelineOptions, plan_pipeline
 from framework.generator.infra import plan_infra
 from framework.generator.package import build_package
 
-from .options import APP_OPTION
+from .options import APP_OPTION, app_models
 
 
 class PythonVersion(click.ParamType[str]):
@@ -48,7 +48,7 @@ def package(app_dir: Path, python: str, output: Path) -> None:
     """Build a run-from-package zip: the app's files and Linux wheels of its requirements.txt."""
     target = output if output.is_absolute() else app_dir / output
     click.echo(f"installing requirements.txt for Linux x86_64, Python {python}...")
-    report = build_package(app_dir, target, python)
+    report = build_package(app_dir, target, python, app_models(app_dir))
     for path in report.updated:
         click.echo(f"updated {path} to this funnx's runtime (commit it)")
     click.echo(f"wrote {report.path} ({report.files} files, {report.size / 1e6:.1f} MB compressed)")
@@ -129,7 +129,10 @@ def infra() -> None:
 @APP_OPTION
 def bicep(app_name: str, python: str, models_container: str | None, force: bool, app_dir: Path) -> None:
     """Write infra/main.bicep and infra/main.parameters.json (Flex Consumption, managed identity)."""
-    files, warnings = plan_infra(app_dir, app_name, python=python, models_container=models_container, force=force)
+    models = app_models(app_dir)
+    files, warnings = plan_infra(
+        app_dir, app_name, models, python=python, models_container=models_container, force=force
+    )
     write_files(files)
     for planned in files:
         click.echo(f"wrote {planned.path}")

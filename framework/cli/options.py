@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,3 +44,28 @@ def function_names(given: tuple[str, ...], following: tuple[str, ...]) -> tuple[
     if following and not given:
         raise click.UsageError(f"unexpected argument {following[0]!r}: function names go after --functions")
     return tuple(part.strip() for item in (*given, *following) for part in item.split(",") if part.strip())
+
+
+def app_models(app_dir: Path) -> list[Any]:
+    """The app's models, read the way the worker indexes the app (its errors stop the command)."""
+    from framework.emulator.inventory import read_app
+
+    return list(read_app(app_dir).catalog.models().values())
+
+
+def app_functions(app_dir: Path) -> list[Any]:
+    """The app's functions for `funnx new`'s checks; an app that cannot be read yet gives none (with a
+    warning: the emulator reports what is wrong when the app starts)."""
+    from framework.emulator.inventory import read_app
+    from framework.errors import FunnxError
+    from framework.generator.existing import ExistingFunction
+
+    try:
+        found = read_app(app_dir)
+    except FunnxError as err:
+        click.echo(f"warning: {err.message}; names and routes are not checked against the app's", err=True)
+        return []
+    http = [ExistingFunction(found.file_of(f), f.name, f.route, frozenset(f.methods) if f.methods else None)
+            for f in found.http]  # fmt: skip
+    others = [ExistingFunction(None, name, None) for name in found.names if name not in {f.name for f in http}]
+    return [*http, *others]

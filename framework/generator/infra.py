@@ -13,16 +13,17 @@ options, so it can be committed and reviewed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from framework.errors import GeneratorError
 from framework.runtime import naming, registry
-from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource, parse_source
+from framework.runtime.model import OnnxModel
+from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource
 
 from . import python_versions
 from .ci import APP_NAME
-from .existing import declared_models
 from .render import bicep_string, render
 from .writer import PlannedFile
 
@@ -33,14 +34,11 @@ class Setting:
     value: str  # a Bicep expression (literals via bicep_string)
 
 
-def model_connections(app_dir: Path) -> tuple[list[str], list[str]]:
+def model_connections(models: Sequence[OnnxModel]) -> tuple[list[str], list[str]]:
     """(connection settings of the blob and registry models, the containers their az:// sources use)."""
     connections, containers = set(), []
-    for model in declared_models(app_dir):
-        try:
-            source = parse_source(model.source, model.connection)
-        except Exception:  # a module with a broken declaration: the emulator reports it
-            continue
+    for model in models:
+        source = model.source
         if isinstance(source, BlobSource | RegistrySource):
             connections.add(source.connection)
         if isinstance(source, BlobSource):
@@ -81,13 +79,14 @@ def app_settings(connections: list[str]) -> list[Setting]:
 def plan_infra(
     app_dir: Path,
     app_name: str,
+    models: Sequence[OnnxModel],
     *,
     python: str = python_versions.DEFAULT,
     models_container: str | None = None,
     force: bool = False,
 ) -> tuple[list[PlannedFile], list[str]]:
     """(infra/main.bicep and infra/main.parameters.json, warnings)."""
-    connections, containers = model_connections(app_dir)
+    connections, containers = model_connections(models)
     container = models_container or (Counter(containers).most_common(1)[0][0] if containers else "models")
     problems = []
     if not APP_NAME.match(app_name):

@@ -14,17 +14,17 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pathspec
 
-from framework.errors import FunnxError, GeneratorError
-from framework.runtime.sources import LocalSource, parse_source
+from framework.errors import GeneratorError
+from framework.runtime.model import OnnxModel
+from framework.runtime.sources import LocalSource
 
 from . import dependencies, python_versions, runtime_wheel
-from .existing import declared_models
 from .funcignore import ALWAYS_EXCLUDED, excluding_rule
 from .writer import PlannedFile, write_files
 
@@ -55,14 +55,11 @@ def app_files(app_dir: Path) -> Iterator[tuple[Path, str]]:
             yield path, relative
 
 
-def missing_models(app_dir: Path, shipped: set[str]) -> list[str]:
-    """Why each function's local model file would not be in the package (empty: all are)."""
+def missing_models(app_dir: Path, models: Sequence[OnnxModel], shipped: set[str]) -> list[str]:
+    """Why each model's local file would not be in the package (empty: all are)."""
     problems = []
-    for model in declared_models(app_dir):
-        try:
-            source = parse_source(model.source, model.connection)
-        except FunnxError:
-            continue  # a broken declaration: `funnx start` reports it with its fix
+    for model in models:
+        source = model.source
         if not isinstance(source, LocalSource):
             continue
         declared = Path(source.path).expanduser()
@@ -109,12 +106,15 @@ def _check_app(app_dir: Path) -> None:
         )
 
 
-def build_package(app_dir: Path, output: Path, python: str = python_versions.DEFAULT) -> PackageReport:
-    """Write the deployment zip to ``output`` (atomically: a temporary file renamed at the end)."""
+def build_package(
+    app_dir: Path, output: Path, python: str = python_versions.DEFAULT, models: Sequence[OnnxModel] = ()
+) -> PackageReport:
+    """Write the deployment zip to ``output`` (atomically: a temporary file renamed at the end).
+    ``models``: the app's models (from its catalog), whose local files must ship."""
     _check_app(app_dir)
     previous = output.resolve()
     shipped = {name for path, name in app_files(app_dir) if path.resolve() != previous}
-    problems = missing_models(app_dir, shipped)
+    problems = missing_models(app_dir, models, shipped)
     if problems:
         raise GeneratorError("; ".join(problems))
     refreshed: list[PlannedFile] = runtime_wheel.plan_refresh(app_dir)

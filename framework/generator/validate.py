@@ -8,6 +8,7 @@ deployed code agree on what is valid; a local model must load in onnxruntime.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from framework.runtime import naming
 from framework.runtime.session_options import declared_config
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, LocalSource, parse_source, split_sas
 
-from .existing import existing_functions
+from .existing import ExistingFunction
 from .funcignore import excluding_rule
 from .inspect_model import Inspected, inspect
 
@@ -76,8 +77,10 @@ def validate_new(
     refresh_seconds: float | None = None,
     warmup: bool = False,
     session: dict[str, Any] | None = None,
+    existing: Sequence[ExistingFunction] = (),
 ) -> NewFunction:
-    """Validate `funnx new` arguments; raises GeneratorError listing every problem."""
+    """Validate `funnx new` arguments; raises GeneratorError listing every problem. ``existing``: the
+    app's functions, as the worker indexes them (their names and routes must not be taken)."""
     problems = check_app_dir(app_dir)
     if not NAME.match(name):
         problems.append(f"invalid name {name!r}: start with a letter, then letters, digits, '-' or '_' (at most 63)")
@@ -105,10 +108,10 @@ def validate_new(
     target = app_dir / "functions_app" / f"{module}.py"
     test = app_dir / "tests" / f"test_{module}.py"
     if NAME.match(name) and (target.exists() or test.exists()) and not force:
-        existing = target if target.exists() else test
-        problems.append(f"{existing} already exists; pass --force to overwrite it (your edits would be lost)")
+        present = target if target.exists() else test
+        problems.append(f"{present} already exists; pass --force to overwrite it (your edits would be lost)")
     elif NAME.match(name) and not check_app_dir(app_dir):
-        problems += _conflicts(app_dir, target, name, route)
+        problems += _conflicts(existing, target, name, route)
     if problems:
         raise GeneratorError("; ".join(problems))
     return NewFunction(
@@ -118,19 +121,21 @@ def validate_new(
     )  # fmt: skip
 
 
-def _conflicts(app_dir: Path, target: Path, name: str, route: str) -> list[str]:
-    """Function names and (route, method) pairs this function would take from another one."""
+def _conflicts(existing: Sequence[ExistingFunction], target: Path, name: str, route: str) -> list[str]:
+    """Function names and (route, method) pairs this function would take from another one (the module
+    being replaced with --force does not count)."""
     problems = []
-    existing = existing_functions(app_dir, skip=target)
+    others = [f for f in existing if f.file is None or f.file.resolve() != target.resolve()]
+    where = {id(f): f" in {f.file.name}" if f.file else "" for f in others}
     for wanted in naming.function_names(name):
-        clash = next((f for f in existing if f.name.lower() == wanted.lower()), None)
+        clash = next((f for f in others if f.name.lower() == wanted.lower()), None)
         if clash:
-            problems.append(f"function name '{wanted}' is already used in {clash.file.name}; choose another NAME")
+            problems.append(f"function name '{wanted}' is already used{where[id(clash)]}; choose another NAME")
     for method in ("POST", "GET"):
-        clash = next((f for f in existing if f.conflicts(route, method)), None)
+        clash = next((f for f in others if f.conflicts(route, method)), None)
         if clash:
             problems.append(
-                f"{method} /{route} is already served by '{clash.name}' in {clash.file.name}; choose another --route"
+                f"{method} /{route} is already served by '{clash.name}'{where[id(clash)]}; choose another --route"
             )
     return problems
 

@@ -18,6 +18,7 @@ import azure.functions as func
 
 from framework.errors import FunnxError
 
+from . import settings
 from .catalog import Catalog, ModelBlueprint, attach
 
 
@@ -41,8 +42,9 @@ def register_blueprints(app: func.FunctionApp, package: str = "functions_app") -
     warm = [model for model in catalog.models().values() if model.warmup]
     if warm:
         app.register_functions(_warmup_trigger(catalog))
-        for model in warm:  # plans without the warmup trigger: load in the background from app start
-            model.start_loading()
+        if not settings.get(settings.INDEX_ONLY_SETTING):  # funnx's tooling only reading the app
+            for model in warm:  # plans without the warmup trigger: load in the background from app start
+                model.start_loading()
     return registered
 
 

@@ -23,6 +23,8 @@ CACHE_DIR_SETTING = "FUNNX_MODEL_CACHE_DIR"
 BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
 RETRY_AFTER_SETTING = "FUNNX_RETRY_AFTER_SECONDS"
 SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
+#: Set by funnx's tooling while it only reads an app's declarations: no model starts loading.
+INDEX_ONLY_SETTING = "FUNNX_INDEX_ONLY"
 
 
 def get(name: str) -> str | None:

@@ -248,3 +248,16 @@ def test_markers_are_read_for_the_target_python() -> None:
     text = 'a==1; python_version < "3.13"\nb==2; python_version >= "3.13"\n# c; d\n./wheels/x.whl\n'
     assert dependencies.for_target(text, "3.13") == "b==2\n# c; d\n./wheels/x.whl\n"
     assert dependencies.for_target(text, "3.11") == "a==1\n# c; d\n./wheels/x.whl\n"
+
+
+def test_an_app_the_worker_cannot_index_is_not_packaged(app_dir: Path) -> None:
+    assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
+    module = app_dir / "functions_app" / "m.py"
+    module.write_text(module.read_text().replace("\nbp = ", "\nundefined_name\nbp = "))
+    refused = run_cli("package", "--app", app_dir)
+    assert refused.exit_code == 1
+    assert "error: cannot load the app: NameError: name 'undefined_name' is not defined" in refused.output
+    assert not (app_dir / "dist").exists()
+    # funnx new still works in such an app (it may be the fix); it says what it could not check
+    added = run_cli("new", "other", "--model", "az://models/o.onnx", "--app", app_dir)
+    assert added.exit_code == 0 and "names and routes are not checked" in added.output
