@@ -45,6 +45,18 @@ def ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> str:
     return "—" if ours is None or theirs is None or not theirs["rps"] else f"**{ours['rps'] / theirs['rps']:.2f}**"
 
 
+def cost(*rows: dict[str, Any] | None) -> str:
+    """Server CPU µs per request, one figure per row."""
+    return " / ".join(f"{row['server_cpu_us']:,.0f}" if row and row.get("server_cpu_us") else "—" for row in rows)
+
+
+def cost_ratio(ours: dict[str, Any] | None, theirs: dict[str, Any] | None) -> str:
+    """Their CPU per request ÷ ours: the throughput ratio if both were bound by the same CPU."""
+    if not ours or not theirs or not ours.get("server_cpu_us") or not theirs.get("server_cpu_us"):
+        return "—"
+    return f"{theirs['server_cpu_us'] / ours['server_cpu_us']:.2f}"
+
+
 def cpu(*rows: dict[str, Any] | None) -> str:
     shares = [row["client_cpu"] for row in rows if row is not None and "client_cpu" in row]
     return f"{max(shares) * 100:.0f}%" if shares else "—"
@@ -64,8 +76,10 @@ def large_table(rows: Rows, group: str) -> str:
         for level in rows.levels:
             plain, batched = rows.get(group, "funnx", payload, level), rows.get(group, "funnx batched", payload, level)
             cells = [PAYLOADS[payload], str(level), rps(plain), latency(plain), rps(batched), latency(batched)]
-            body.append([*cells, ratio(batched, plain)] + ([cpu(plain, batched)] if group == "large" else []))
+            cells += [ratio(batched, plain), cost(plain, batched)]
+            body.append(cells + ([cpu(plain, batched)] if group == "large" else []))
     header = ["payload", "c", "unbatched req/s", "p50 / p90 ms", "batched req/s", "p50 / p90 ms", "batched ÷ unbatched"]
+    header.append("server CPU µs/req unbatched / batched")
     return _table(header + (["client CPU"] if group == "large" else []), body)
 
 
@@ -80,10 +94,11 @@ def mlserver_table(rows: Rows) -> str:
         binary = rows.get("large", "funnx batched", "binary", level)
         body.append([
             str(level), rps(theirs), latency(theirs), rps(ours), ratio(ours, theirs), rps(batched),
-            ratio(batched, theirs), ratio(binary, theirs),
+            ratio(batched, theirs), ratio(binary, theirs), cost(theirs, ours, batched),
         ])  # fmt: skip
     header = ["c", "MLServer req/s", "p50 / p90 ms", "funnx req/s", "funnx ÷ MLServer", "funnx batched req/s"]
-    return _table([*header, "funnx batched ÷ MLServer", "funnx batched binary ÷ MLServer"], body)
+    header += ["funnx batched ÷ MLServer", "funnx batched binary ÷ MLServer"]
+    return _table([*header, "server CPU µs/req MLServer / funnx / funnx batched"], body)
 
 
 def small_table(rows: Rows) -> str:
@@ -94,10 +109,11 @@ def small_table(rows: Rows) -> str:
         p50s = " / ".join(f"{row['p50_ms']:.2f}" if row else "—" for row in (ours, floor, fastapi))
         body.append([
             str(level), rps(ours), rps(floor), rps(fastapi), ratio(ours, floor), ratio(ours, fastapi), p50s,
-            cpu(ours, floor, fastapi),
+            cost(ours, floor, fastapi), cost_ratio(ours, floor), cost_ratio(ours, fastapi), cpu(ours, floor, fastapi),
         ])  # fmt: skip
     header = ["c", "funnx req/s", "floor req/s", "FastAPI inline req/s", "funnx ÷ floor", "funnx ÷ FastAPI inline"]
-    return _table([*header, "p50 ms funnx / floor / FastAPI", "client CPU"], body)
+    header += ["p50 ms funnx / floor / FastAPI", "server CPU µs/req funnx / floor / FastAPI"]
+    return _table([*header, "by CPU: funnx ÷ floor", "by CPU: funnx ÷ FastAPI", "client CPU"], body)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -117,7 +133,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"Every server runs alone and is loaded by one client (aiohttp on uvloop, keep-alive connections, in its own "
         f"process; no Accept-Encoding). {plan['rounds']} rounds of {plan['seconds']:g} s per point after a warm-up, "
         "each server started afresh per round: requests/s is the median over rounds (± half the rounds' range), "
-        "latency the median of the rounds' p50 and p90.",
+        "latency the median of the rounds' p50 and p90. Server CPU µs/req is the server's whole process group "
+        "(all threads, onnxruntime's included) during the window, per request: it moves much less than "
+        'throughput when other work shares the machine. "By CPU" ratios divide the two servers\' CPU per request.',
         "",
         "**Client ceiling** (the same client against a server that answers a constant): rows well below it are "
         "not limited by the client; client CPU near 100% would mean they are.",
@@ -145,7 +163,10 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "**Small model, unbatched, over loopback HTTP**: MLP 784→256→10, simple JSON. Floor = bare ASGI on uvicorn "
         "+ orjson + `session.run` inline (bench/floor_server.py); FastAPI inline = an `async def` endpoint running "
-        "`session.run` on the loop (bench/fastapi_baseline.py).",
+        "`session.run` on the loop (bench/fastapi_baseline.py). All three run onnxruntime with one intra-op "
+        "thread (funnx: `FUNNX_MLP_INTRA_OP_THREADS=1`): with the default, every core and spinning between runs, "
+        "the session's threads fight the client and the interpreter for the 2 cores and every server's "
+        "throughput roughly halves, hiding the Python serving path measured here.",
         "",
         small_table(rows),
     ]

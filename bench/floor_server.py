@@ -1,9 +1,10 @@
 """The Python floor for serving a model over HTTP: a bare ASGI callable on uvicorn, orjson and onnxruntime.
 
-Run: ``python -m bench.floor_server MODEL.onnx PORT``. Any POST with ``{"data": [...]}`` answers
-``{"result": [...], "time": seconds}`` like funnx's simple contract: read the body, parse it, run the
-session inline, write the reply. No routing, validation, thread hop or framework: the least work
-that still answers the same request, on the same uvicorn (uvloop + httptools when installed) as funnx.
+Run: ``python -m bench.floor_server MODEL.onnx PORT [INTRA_OP_THREADS]`` (0 or none: onnxruntime's
+default). Any POST with ``{"data": [...]}`` answers ``{"result": [...], "time": seconds}`` like funnx's
+simple contract: read the body, parse it, run the session inline, write the reply. No routing,
+validation, thread hop or framework: the least work that still answers the same request, on the same
+uvicorn (uvloop + httptools when installed) as funnx.
 
 ``python -m bench.floor_server --trivial PORT`` answers every request with a constant and touches no
 model: what the load generator reaches when the server costs almost nothing (its ceiling).
@@ -61,7 +62,9 @@ def main(argv: list[str]) -> None:
     if argv[0] == "--trivial":
         app, port = trivial, int(argv[1])
     else:
-        session = ort.InferenceSession(argv[0], providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(argv[2]) if len(argv) > 2 else 0
+        session = ort.InferenceSession(argv[0], options, providers=["CPUExecutionProvider"])
         state.update(session=session, input=session.get_inputs()[0].name)
         app, port = floor, int(argv[1])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")

@@ -65,12 +65,12 @@ def _window(call: Callable[[], func.HttpResponse], threads: int, seconds: float)
     pool = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
     for thread in pool:
         thread.start()
-    began = time.perf_counter()
+    cpu, began = time.process_time(), time.perf_counter()
     stop[0] = began + seconds
     start.wait()
     for thread in pool:
         thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     pooled = sorted(latency for mine in latencies for latency in mine)
     return {
         "rps": len(pooled) / elapsed,
@@ -78,6 +78,7 @@ def _window(call: Callable[[], func.HttpResponse], threads: int, seconds: float)
         "p90_ms": pooled[int(0.9 * (len(pooled) - 1))] * 1000,
         "requests": len(pooled),
         "errors": sum(errors),
+        "server_cpu_us": cpu / len(pooled) * 1e6,  # the whole process: callers, handler and onnxruntime threads
     }
 
 

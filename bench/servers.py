@@ -58,7 +58,8 @@ def _listening(port: int) -> bool:
 
 
 @contextmanager
-def running(server: Server) -> Iterator[Server]:
+def running(server: Server) -> Iterator[int]:
+    """Run ``server`` until the block ends; yields its process group id (its CPU is read from it)."""
     with tempfile.TemporaryFile(prefix=f"funnx-bench-{server.name}-") as log:
         process = subprocess.Popen(
             server.command, stdout=log, stderr=subprocess.STDOUT, env=server.env, cwd=REPO, start_new_session=True
@@ -71,7 +72,7 @@ def running(server: Server) -> Iterator[Server]:
                     output = log.read().decode(errors="replace")[-2000:]
                     raise RuntimeError(f"{server.name} did not start ({' '.join(server.command)}):\n{output}")
                 time.sleep(0.1)
-            yield server
+            yield process.pid  # started with start_new_session: the pid is the group id
         finally:
             _stop(process)
 
