@@ -68,6 +68,12 @@ def batch_settings(model: str) -> dict[str, str]:
     return {model_setting_name(model, option): value for option, value in BATCH_OPTIONS.items()}
 
 
+def base_env(scratch: Path) -> dict[str, str]:
+    """The servers' environment: this one without FUNNX_* settings, and a private model cache."""
+    unset = {name: value for name, value in os.environ.items() if not name.startswith("FUNNX_")}
+    return {**unset, "FUNNX_MODEL_CACHE_DIR": str(scratch / "cache"), "PYTHONUNBUFFERED": "1"}
+
+
 def describe_batching(report: Any) -> tuple[bool | None, str]:
     """(did batches hold more than one request, a sentence) from a metadata ``batching`` value."""
     if report is None:
@@ -124,8 +130,7 @@ class Section:
             "json": payloads.simple_json(large_example),
             "oip-json": payloads.oip_json("x", large_example),
         }
-        unbatched = {name: value for name, value in os.environ.items() if not name.startswith("FUNNX_")}
-        self.env = {**unbatched, "FUNNX_MODEL_CACHE_DIR": str(scratch / "cache"), "PYTHONUNBUFFERED": "1"}
+        self.env = base_env(scratch)
         self.samples: dict[tuple[str, str, str, int], list[dict[str, Any]]] = defaultdict(list)
         self.batching: dict[str, Any] = {}
         self.mlserver: dict[str, Any] = {}
@@ -238,10 +243,12 @@ def run(plan: Plan | None = None) -> dict[str, Any]:
     plan = plan or Plan()
     with tempfile.TemporaryDirectory(prefix="funnx-bench-") as scratch:
         section = Section(plan, Path(scratch))
+        load = []
         for index in range(plan.rounds):
-            print(f"bench: batching round {index + 1}/{plan.rounds}", file=sys.stderr, flush=True)
+            load.append(os.getloadavg()[0])
+            print(f"bench: batching round {index + 1}/{plan.rounds} (load {load[-1]:.1f})", file=sys.stderr, flush=True)
             section.run_round()
-        results = section.results()
+        results = {**section.results(), "load": [*load, os.getloadavg()[0]]}
     for where, (_, sentence) in results["batching"].items():
         print(f"bench: batching settings, {where}: {sentence}", file=sys.stderr, flush=True)
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 PAYLOADS = {"binary": "OIP binary", "json": "simple JSON", "oip-json": "OIP JSON"}
@@ -135,7 +136,10 @@ def markdown(results: dict[str, Any]) -> str:
         "each server started afresh per round: requests/s is the median over rounds (± half the rounds' range), "
         "latency the median of the rounds' p50 and p90. Server CPU µs/req is the server's whole process group "
         "(all threads, onnxruntime's included) during the window, per request: it moves much less than "
-        'throughput when other work shares the machine. "By CPU" ratios divide the two servers\' CPU per request.',
+        'throughput when other work shares the machine. "By CPU" ratios divide the two servers\' CPU per request. '
+        f"Machine load (1-minute load average on {os.cpu_count()} cores) at each round's start and at the end: "
+        + ", ".join(f"{value:.1f}" for value in results.get("load", []))
+        + ".",
         "",
         "**Client ceiling** (the same client against a server that answers a constant): rows well below it are "
         "not limited by the client; client CPU near 100% would mean they are.",
