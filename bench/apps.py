@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,17 @@ MODELS: dict[str, tuple[Callable[[Path], Path], np.ndarray[Any, Any]]] = {
 }
 
 
-def make_app(folder: Path, names: list[str] | None = None, auth_level: str = "anonymous") -> Path:
-    """A funnx app with one function per model, each reading a local model file."""
+def make_app(
+    folder: Path,
+    names: list[str] | None = None,
+    auth_level: str = "anonymous",
+    extra: Mapping[str, Callable[[Path], Path]] | None = None,
+) -> Path:
+    """A funnx app with one function per model, each reading a local model file; ``extra`` adds
+    model builders by name beside MODELS'."""
+    builders = {name: build for name, (build, _) in MODELS.items()} | dict(extra or {})
     write_files(plan_init(folder))
     for name in names or list(MODELS):
-        build, _ = MODELS[name]
-        model = build(folder / "models" / f"{name}.onnx")
+        model = builders[name](folder / "models" / f"{name}.onnx")
         write_files(plan_new(validate_new(folder, name, str(model), auth_level=auth_level)))
     return folder

@@ -82,9 +82,11 @@ def _python(code: str, root: Path, *args: str, env: dict[str, str] | None = None
 
 
 def deployed_app(scratch: Path) -> Path:
-    """The bench app, packaged with ``funnx package`` and unzipped: what Azure runs."""
+    """The bench app, packaged with ``funnx package`` and unzipped: what Azure runs. Packaged for the
+    Python running the bench (the package's default target, 3.13, ships wheels this one cannot import)."""
     app = make_app(scratch / "app")
-    archive = build_package(app, scratch / "app.zip").path
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    archive = build_package(app, scratch / "app.zip", python=running).path
     root = scratch / "wwwroot"
     zipfile.ZipFile(archive).extractall(root)
     return root

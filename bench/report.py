@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import codecs
+from bench import batching_report, codecs
 from bench.e2e import FUNNX_VARIANTS
 from bench.timing import fmt_us
 
@@ -161,6 +161,13 @@ def targets(results: dict[str, Any]) -> str:
                 ratio = row["funnx_ratio"]
                 label = f"e2e ≥ 1.0× FastAPI at c=8 ({row['payload']})"
                 checks.append((label, f"{ratio:.2f}×", ratio >= 1.0))
+    if "batching" in results:
+        small = batching_report.Rows(results["batching"])
+        ours, floor = small.get("small", "funnx", "small", 8), small.get("small", "floor", "small", 8)
+        if ours and floor:
+            ratio = ours["rps"] / floor["rps"]
+            label = "small MLP over HTTP ≥ 0.85× the Python floor at c=8"
+            checks.append((label, f"{ratio:.2f}×", ratio >= 0.85))
     if "coldstart" in results:
         loads = results["coldstart"]["loads"]
         ratio = loads["first_ms"] / loads["restart_ms"]
@@ -211,6 +218,12 @@ def markdown(results: dict[str, Any], elapsed_s: float) -> str:
             'aiohttp clients on keep-alive connections. JSON: `{"data": …}`; binary: raw float32 bytes '
             "(OIP `Inference-Header-Content-Length: 0`).",
             e2e_table,
+        ),
+        "batching": (
+            "Adaptive batching",
+            "`python -m bench batching`: a 25M-parameter model unbatched and batched (over HTTP, in-process, "
+            "against MLServer's adaptive batching), and the unbatched small-model path against the Python floor.",
+            batching_report.markdown,
         ),
         "scale": (
             "Scale",
