@@ -30,6 +30,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,17 +150,17 @@ def script_for(page: Path, port: int, logs: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
-@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(REPO)) for p in RUN_PAGES])
-def test_the_runnable_commands_of_the_page_run(page: Path, tmp_path: Path) -> None:
-    work, home, logs = tmp_path / "work", tmp_path / "home", tmp_path / "logs"
-    for folder in (work, home, logs):
-        folder.mkdir()
+def run_page(page: Path, folder: Path) -> tuple[int | None, str]:
+    """Run the page's script in ``folder``; its exit code (None after a timeout) and output."""
+    work, home, logs = folder / "work", folder / "home", folder / "logs"
+    for made in (work, home, logs):
+        made.mkdir()
     (home / ".curlrc").write_text("fail-with-body\nmax-time = 60\n")  # any HTTP error status fails the block
-    script = tmp_path / "page.sh"
+    script = folder / "page.sh"
     script.write_text(script_for(page, _free_port(), logs))
     bin_dir = Path(sys.executable).parent  # the repository's .venv/bin (funnx, python, pytest)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(home),
-           "FUNNX_MODEL_CACHE_DIR": str(tmp_path / "model-cache"), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+           "FUNNX_MODEL_CACHE_DIR": str(folder / "model-cache"), "PYTHONUNBUFFERED": "1"}  # fmt: skip
     env.pop("PYTEST_ADDOPTS", None)
     process = subprocess.Popen(
         ["bash", str(script)], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -168,9 +170,42 @@ def test_the_runnable_commands_of_the_page_run(page: Path, tmp_path: Path) -> No
         output, _ = process.communicate(timeout=PAGE_SECONDS)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"{page.name}: the commands did not finish in {PAGE_SECONDS} s:\n{output[-4000:]}")
+        return None, process.communicate()[0]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 0, f"{page.name}: a documented command failed:\n{output[-6000:]}"
+    return process.returncode, output
+
+
+PageRun = Future[tuple[int | None, str]]
+
+
+def _selected_pages(session: pytest.Session) -> list[Path]:
+    """The pages whose test is selected in this session (with -k, not every page runs)."""
+    pages = set()
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        page = callspec.params.get("page") if callspec is not None else None
+        if isinstance(page, Path) and page in RUN_PAGES:
+            pages.add(page)
+    return sorted(pages)
+
+
+@pytest.fixture(scope="module")
+def page_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[Path, PageRun]]:
+    """The selected pages' commands, run two pages at a time (most of a page's time is spent waiting
+    for imports and servers, so two share the machine's cores well)."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docs-page") as pool:
+        yield {
+            page: pool.submit(run_page, page, tmp_path_factory.mktemp(page.stem))
+            for page in _selected_pages(request.session)
+        }
+
+
+@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(REPO)) for p in RUN_PAGES])
+def test_the_runnable_commands_of_the_page_run(page: Path, page_runs: dict[Path, PageRun]) -> None:
+    code, output = page_runs[page].result()
+    assert code is not None, f"{page.name}: the commands did not finish in {PAGE_SECONDS} s:\n{output[-4000:]}"
+    assert code == 0, f"{page.name}: a documented command failed:\n{output[-6000:]}"
