@@ -184,7 +184,7 @@ def markdown(results: dict[str, Any], elapsed_s: float) -> str:
     parts = [
         "# funnx benchmarks",
         "",
-        "Written by `python -m bench` (see README › Performance). Every figure is compared with a baseline "
+        "Written by `python -m bench` (see docs/performance.md). Every figure is compared with a baseline "
         "measured in the same run; medians and p90 over repeated runs. " + environment() + f" Took {elapsed_s:.0f} s.",
         "",
         "## Targets",

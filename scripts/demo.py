@@ -1,9 +1,10 @@
-"""The README's first command: from "I have model.onnx" to a prediction over HTTP, the way a user does it.
+"""The README's main job (`bash scripts/demo.sh`): from "I have model.onnx" to a prediction over HTTP.
 
-Steps, each printed as the command a user would type: scaffold an app (``funnx init``), start
-Azurite and upload the sample model (scikit-learn's iris classifier as shipped inside onnxruntime)
-to a container, add a function for it (``funnx new``), serve the app (``funnx start``), then POST a
-prediction and GET the model's metadata. Without Node.js the model is a local file instead.
+It walks the README's quickstart with the model in blob storage. Steps, each printed as the command
+a user would type: scaffold an app (``funnx init``), start Azurite and upload the sample model
+(scikit-learn's iris classifier as shipped inside onnxruntime) to a container, add a function for it
+(``funnx new``), serve the app (``funnx start``), then POST the quickstart's prediction request and
+GET the model's metadata. Without Node.js the model is a local file in the app, as in the quickstart.
 Everything lives in ``.funnx-demo/`` (git-ignored; ``FUNNX_DEMO_DIR`` moves it) and is recreated
 on each run.
 """

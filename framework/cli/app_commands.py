@@ -53,7 +53,11 @@ def init(directory: Path, force: bool) -> None:
     "--refresh-seconds", type=float, help="Check for a new model version this often, swapping it in without downtime."
 )
 @click.option("--warmup", is_flag=True, help="Load the model when the worker starts instead of on the first request.")
-@click.option("--intra-op-threads", type=int, help="onnxruntime threads per inference (default: see README).")
+@click.option(
+    "--intra-op-threads",
+    type=int,
+    help="onnxruntime threads per inference (default: all cores, or cores // PYTHON_THREADPOOL_THREAD_COUNT).",
+)
 @click.option("--inter-op-threads", type=int, help="onnxruntime threads across graph branches (default 1).")
 @click.option("--execution-mode", type=click.Choice(EXECUTION_MODES), help="Sequential (default) or parallel.")
 @click.option(

@@ -1,6 +1,6 @@
 """Turning request values into arrays a model accepts, and model outputs into JSON values.
 
-Coercion rules (documented in the README): JSON numbers go into float tensors; integers into
+Coercion rules (documented in docs/http.md): JSON numbers go into float tensors; integers into
 integer tensors (floats only when integral, nothing out of the dtype's range); only true/false
 into bool tensors, never into numeric ones; only strings into string tensors. A float tensor whose
 first element is a number is converted by numpy directly (the fast path), so in such an array
