@@ -144,8 +144,8 @@ def test_the_unzipped_package_indexes_and_serves_with_only_its_own_packages(
     root = tmp_path / "wwwroot"
     zipfile.ZipFile(archive).extractall(root)
     reply = serve_in_worker_order(sys.executable, root, root / SITE, tmp_path / "cache")
-    assert reply["functions"] == ["blobby", "blobby_metadata", "blobby_v2", "funnx_openapi", "funnx_v2", "iris",
-                                  "iris_metadata", "iris_v2"]  # fmt: skip
+    assert reply["functions"] == ["blobby", "blobby_metadata", "blobby_v2", "funnx_docs", "funnx_openapi", "funnx_v2",
+                                  "iris", "iris_metadata", "iris_v2"]  # fmt: skip
     assert reply["outside"] == []  # every module came from the package (or the standard library)
     assert reply["status"] == 200
     assert reply["body"]["result"][0] == expected_label()  # type: ignore[index]
