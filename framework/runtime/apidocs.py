@@ -190,8 +190,8 @@ SCRIPT = """"use strict";
   fetch(spec, { headers: key ? { "x-functions-key": key } : {} })
     .then(function (response) {
       if (response.status === 401 || response.status === 403) {
-        say(key ? "That key was refused: give a function or host key of this app."
-                : "This app's functions need a key: give a function or host key (funnx keys, or the Azure portal).");
+        say((key ? "That key was refused. " : "This app's functions need a key. ") +
+            "Give a host key (funnx keys; in Azure: App keys): it opens the document and every model.");
         document.getElementById("funnx-key").hidden = false;
         return null;
       }
