@@ -248,3 +248,47 @@ def test_markers_are_read_for_the_target_python() -> None:
     text = 'a==1; python_version < "3.13"\nb==2; python_version >= "3.13"\n# c; d\n./wheels/x.whl\n'
     assert dependencies.for_target(text, "3.13") == "b==2\n# c; d\n./wheels/x.whl\n"
     assert dependencies.for_target(text, "3.11") == "a==1\n# c; d\n./wheels/x.whl\n"
+
+
+#: The API page of a deployed tree, called the way the worker calls it: (status, bytes) for the page and
+#: the asset it links first, and whether Swagger UI's files and Jinja2 (the asset package's dependency) loaded.
+PAGE = """
+import json, re, sys
+root, site = sys.argv[1], sys.argv[2]
+sys.path[:0] = [site]
+sys.path.append(root)
+import azure.functions as func
+import function_app
+docs = next(f for f in function_app.app.get_functions() if f.get_function_name() == "funnx_docs").get_user_function()
+answers = []
+for asset in ("", None):
+    if asset is None:
+        asset = re.search(r'href="/api/docs/([^"]+)"', answers[0][2]).group(1) if answers[0][0] == 200 else "x"
+    response = docs(func.HttpRequest("GET", "/api/docs/" + asset, route_params={"asset": asset}, body=b""))
+    answers.append((response.status_code, len(response.get_body()), response.get_body().decode("utf-8", "replace")))
+loaded = {m: getattr(sys.modules.get(m), "__file__", None) for m in ("swagger_ui_bundle", "jinja2")}
+print(json.dumps({"answers": [a[:2] for a in answers], "loaded": loaded}))
+"""
+
+
+def test_an_app_that_turns_the_page_on_in_azure_serves_it_from_its_own_packages(tmp_path: Path) -> None:
+    """The documented way: swagger-ui-bundle-v2 in requirements.txt and FUNNX_DOCS_ENABLED=true. Without the
+    setting the same deployed tree answers 404, and neither way imports Jinja2."""
+    app = make_app(tmp_path)
+    requirements = app / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "swagger-ui-bundle-v2==5.31.0\n")
+    assert run_cli("package", "--app", app, "--python", THIS_PYTHON).exit_code == 0
+    root = tmp_path / "wwwroot"
+    zipfile.ZipFile(app / "dist" / "app.zip").extractall(root)
+    for enabled, expected in (("true", [200, 200]), ("", [404, 404])):
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", PAGE, str(root), str(root / SITE)],
+            capture_output=True, text=True, timeout=180, check=False, cwd=root,
+            env={"AzureWebJobsScriptRoot": str(root), "FUNNX_DOCS_ENABLED": enabled, "PATH": os.environ["PATH"]},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        reply = json.loads(done.stdout.splitlines()[-1])
+        assert [status for status, _ in reply["answers"]] == expected
+        assert reply["loaded"]["jinja2"] is None
+        swagger = reply["loaded"]["swagger_ui_bundle"]
+        assert swagger.startswith(str(root / SITE)) if enabled else swagger is None
