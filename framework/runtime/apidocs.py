@@ -73,7 +73,7 @@ def enabled() -> bool:
 @dataclass(frozen=True)
 class _Asset:
     body: bytes
-    gzipped: bytes
+    gzipped: bytes | None  # None where gzip would not make it smaller (the PNG)
     media_type: str
 
 
@@ -92,7 +92,8 @@ class _Bundle:
         self.assets: dict[str, _Asset] = {}
         for name, media_type in _ASSETS.items():
             body = (swagger_ui_path / name).read_bytes()
-            self.assets[name] = _Asset(body, gzip.compress(body, compresslevel=9, mtime=0), media_type)
+            packed = gzip.compress(body, compresslevel=9, mtime=0)  # ~60 ms for all, once per worker
+            self.assets[name] = _Asset(body, packed if len(packed) < len(body) else None, media_type)
 
 
 _bundle: _Bundle | None = None
@@ -128,7 +129,7 @@ def endpoint(req: func.HttpRequest) -> func.HttpResponse:
         return _not_found()
     headers = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
     body = asset.body
-    if choose_encoding(req.headers.get("accept-encoding")) == "gzip":
+    if asset.gzipped is not None and choose_encoding(req.headers.get("accept-encoding")) == "gzip":
         body, headers["Content-Encoding"] = asset.gzipped, "gzip"
     return func.HttpResponse(body, headers={**headers, "X-Content-Type-Options": "nosniff"}, mimetype=asset.media_type)
 

@@ -18,10 +18,12 @@ from framework import __version__
 
 from . import examples, settings
 from .catalog import Catalog
+from .compression import choose_encoding, encode_body
 from .datatypes import WIRE_TO_NUMPY
 from .hostconfig import read_host_json, route_prefix
+from .jsoncodec import dumps
 from .model import OnnxModel
-from .responses import answers_errors, json_response
+from .responses import JSON, answers_errors
 from .signature import TensorSpec
 
 _JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean", "O": "string"}
@@ -259,8 +261,7 @@ _SERVER_PATHS: dict[str, Any] = {
 }
 
 
-#: Has a space, so no model (named like an identifier) can take it.
-_SERVER_TAG = "OIP server"
+_SERVER_TAG = "OIP server"  # with a space, so no model (named like an identifier) can take it
 
 
 def document(catalog: Catalog) -> dict[str, Any]:
@@ -294,4 +295,8 @@ def _tagged(paths: dict[str, Any], tag: str) -> dict[str, Any]:
 
 @answers_errors
 def endpoint(req: func.HttpRequest, catalog: Catalog) -> func.HttpResponse:
-    return json_response(document(catalog))
+    """The document, gzipped for clients that take it: an image model's examples are megabytes of zeros."""
+    body, headers = dumps(document(catalog)), {"Vary": "Accept-Encoding"}
+    if choose_encoding(req.headers.get("accept-encoding")) == "gzip":
+        body, headers["Content-Encoding"] = encode_body(body, "gzip"), "gzip"
+    return func.HttpResponse(body, headers=headers, mimetype=JSON)
