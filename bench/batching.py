@@ -36,7 +36,7 @@ from bench import inprocess, loadgen, mlserver_env, payloads
 from bench.apps import MODELS, make_app
 from bench.servers import Server, running
 from framework.emulator.azurite import free_port
-from framework.runtime.settings import model_setting_name
+from framework.runtime.naming import model_setting
 from tests.models import mlp
 
 LARGE, SMALL = "mlp25m", "mlp"
@@ -65,7 +65,7 @@ class Plan:
 
 def batch_settings(model: str) -> dict[str, str]:
     """The app settings that turn batching on for ``model``."""
-    return {model_setting_name(model, option): value for option, value in BATCH_OPTIONS.items()}
+    return {model_setting(model, option): value for option, value in BATCH_OPTIONS.items()}
 
 
 def base_env(scratch: Path) -> dict[str, str]:
@@ -214,7 +214,7 @@ class Section:
         small_model = str(self.app / "models" / f"{SMALL}.onnx")
         self.load("small", self.plain("floor", "bench.floor_server", "/", small_model))
         self.load("small", self.plain("FastAPI inline", "bench.fastapi_baseline", "/predict-inline", small_model))
-        threads = {model_setting_name(SMALL, "intra_op_threads"): str(SMALL_INTRA_OP_THREADS)}
+        threads = {model_setting(SMALL, "intra_op_threads"): str(SMALL_INTRA_OP_THREADS)}
         self.load("small", self.funnx("funnx", threads, {"small": f"/api/{SMALL}"}))
 
     def results(self) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from bench import batching, loadgen, payloads
 from bench.apps import MODELS, make_app
 from bench.servers import Server, running
 from framework.emulator.azurite import free_port
-from framework.runtime.settings import model_setting_name
+from framework.runtime.naming import model_setting
 
 RATE = 250  # samples per second
 #: (layer, patterns in the innermost frame's "function (file:line)"), first match wins.
@@ -88,7 +88,7 @@ def server_for(target: str, app: Path) -> Server:
             str(port),
             "--quiet",
         ]
-        threads = {model_setting_name("mlp", "intra_op_threads"): str(batching.SMALL_INTRA_OP_THREADS)}
+        threads = {model_setting("mlp", "intra_op_threads"): str(batching.SMALL_INTRA_OP_THREADS)}
         return Server("funnx", command, port, {**env, **threads}, {"small": "/api/mlp"})
     module, path = {"floor": ("bench.floor_server", "/"), "fastapi": ("bench.fastapi_baseline", "/predict-inline")}[
         target

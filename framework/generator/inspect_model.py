@@ -1,6 +1,7 @@
 """Read a local model's signature with onnxruntime and build an example request it accepts.
 
-The example's symbolic dimensions take sizes the model was seen to run with (see :mod:`.sizes`).
+The example's symbolic dimensions take sizes the model was seen to run with (see
+:mod:`framework.runtime.sizes`, shared with the OpenAPI document's examples).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import numpy as np
 
 from framework.errors import FunnxError
 from framework.runtime.signature import ModelSignature, TensorSpec, read_signature
+from framework.runtime.sizes import Sizes, accepted_sizes, example_array, tensor_inputs
 
 from .render import py_literal
-from .sizes import Sizes, accepted_sizes, example_array
 
 #: Inputs with more elements than this get a numpy snippet instead of a literal JSON example.
 MAX_LITERAL_ELEMENTS = 48
@@ -40,17 +41,12 @@ def inspect(path: Path) -> Inspected:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FunnxError(f"onnxruntime cannot load {path}: {first_line}") from None
     signature = read_signature(session)
-    tensors = _tensor_inputs(signature)
-    return Inspected(signature, accepted_sizes(path, signature, tensors) if tensors is not None else None)
+    tensors = tensor_inputs(signature)
+    return Inspected(signature, accepted_sizes(session, signature, tensors) if tensors is not None else None)
 
 
 def read_local_signature(path: Path) -> ModelSignature:
     return inspect(path).signature
-
-
-def _tensor_inputs(signature: ModelSignature) -> list[TensorSpec] | None:
-    tensors = [s for s in signature.inputs if s.is_tensor and s.dtype is not None and s.shape is not None]
-    return tensors if len(tensors) == len(signature.inputs) else None
 
 
 def _example_value(spec: TensorSpec, sizes: Sizes) -> Any:
@@ -76,7 +72,7 @@ class Example:
 
 def example_request(model: Inspected) -> Example | None:
     """None when the model has non-tensor inputs (no generic example exists)."""
-    tensors, sizes = _tensor_inputs(model.signature), model.sizes
+    tensors, sizes = tensor_inputs(model.signature), model.sizes
     if tensors is None or sizes is None:
         return None
     if sum(int(np.prod(sizes.shape(spec))) for spec in tensors) <= MAX_LITERAL_ELEMENTS:

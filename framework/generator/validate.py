@@ -24,8 +24,9 @@ from .inspect_model import Inspected, inspect
 
 NAME = naming.MODEL_NAME
 ROUTE = re.compile(r"^(?!.*(?:^|/)\.{1,2}(?:/|$))[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
-#: First route segments the Functions host keeps for itself, and ``v2`` for the Open Inference Protocol.
-RESERVED_ROUTE_ROOTS = ("admin", "runtime", "v2")
+#: First route segments the Functions host keeps for itself, ``v2`` for the Open Inference Protocol
+#: and ``docs`` for the API page.
+RESERVED_ROUTE_ROOTS = ("admin", "runtime", "v2", "docs")
 AUTH_LEVELS = {"function": "FUNCTION", "anonymous": "ANONYMOUS", "admin": "ADMIN"}
 
 

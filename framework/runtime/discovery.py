@@ -5,7 +5,8 @@ Each module in the ``functions_app`` package that defines a module-level ``bp`` 
 ``_private`` ones) are left alone. Adding a model is adding a file; removing it, deleting one. The
 models the blueprints serve go into the app's catalog, which the app-wide endpoints are given: the
 Open Inference Protocol's server routes (``v2/...``, anonymous like health probes), the OpenAPI
-document (``openapi.json``, behind a key like the models it describes) and the warmup trigger.
+document (``openapi.json``, behind a key like the models it describes), the API page over it
+(``docs``, see :mod:`.apidocs`) and the warmup trigger.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _warmup_trigger(catalog: Catalog) -> func.Blueprint:
 
 
 def _app_endpoints(catalog: Catalog) -> func.Blueprint:
-    from . import oip, openapi
+    from . import oip
 
     endpoints = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -79,6 +80,15 @@ def _app_endpoints(catalog: Catalog) -> func.Blueprint:
     @endpoints.function_name("funnx_openapi")
     @endpoints.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
     def funnx_openapi(req: func.HttpRequest) -> func.HttpResponse:
+        from . import openapi  # with its examples' size search: loaded when the document is first asked for
+
         return openapi.endpoint(req, catalog)
+
+    @endpoints.function_name("funnx_docs")
+    @endpoints.route(route="docs/{*asset}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def funnx_docs(req: func.HttpRequest) -> func.HttpResponse:
+        from . import apidocs  # only when asked for: an app with the page off never loads it
+
+        return apidocs.endpoint(req)
 
     return endpoints

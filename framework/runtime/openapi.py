@@ -16,12 +16,14 @@ import numpy as np
 
 from framework import __version__
 
-from . import settings
+from . import examples, settings
 from .catalog import Catalog
-from .datatypes import WIRE_TO_NUMPY, wire_name
+from .compression import choose_encoding, encode_body
+from .datatypes import WIRE_TO_NUMPY
 from .hostconfig import read_host_json, route_prefix
+from .jsoncodec import dumps
 from .model import OnnxModel
-from .responses import answers_errors, json_response
+from .responses import JSON, answers_errors
 from .signature import TensorSpec
 
 _JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean", "O": "string"}
@@ -51,8 +53,18 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+def _with_examples(schema: dict[str, Any], found: dict[str, Any] | None, why: str) -> dict[str, Any]:
+    """A JSON media type with ``examples`` the model accepts, or a note saying why there are none."""
+    if found is not None:
+        return {"schema": schema, "examples": found}
+    if "$ref" in schema:  # OpenAPI 3.0 ignores a $ref's siblings
+        schema = {"allOf": [schema]}
+    return {"schema": {**schema, "description": why}}
+
+
 def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]:
-    signature = model.get().signature
+    loaded = model.get()
+    signature = loaded.signature
     outputs = {
         "type": "array",
         "items": {"type": "string", "enum": signature.output_names},
@@ -92,7 +104,16 @@ def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]
             "post": {
                 "summary": f"Predict with model {model.name}",
                 "operationId": f"{model.name}_predict",
-                "requestBody": {"required": True, **_json({"oneOf": forms})},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": _with_examples(
+                            {"oneOf": forms},
+                            examples.simple_examples(loaded),
+                            examples.why_none(loaded, "simple"),
+                        )
+                    },
+                },
                 "responses": {
                     "200": {"description": "prediction", **_json({"$ref": "#/components/schemas/Prediction"})},
                     **errors,
@@ -113,21 +134,14 @@ def _simple_paths(model: OnnxModel, route: str, secured: bool) -> dict[str, Any]
 
 
 def _oip_paths(model: OnnxModel, secured: bool) -> dict[str, Any]:
-    signature = model.get().signature
+    loaded = model.get()
     security = {"security": _KEYS} if secured else {}
     base = f"/v2/models/{model.name}"
-    example = {
-        "inputs": [
-            {
-                "name": s.name,
-                "datatype": wire_name(s.type),
-                "shape": [d if isinstance(d, int) else 1 for d in s.shape or []],
-                "data": [],
-            }
-            for s in signature.inputs
-        ]
-    }
-    infer_body = {"$ref": "#/components/schemas/InferenceRequest"}
+    infer_json = _with_examples(
+        {"$ref": "#/components/schemas/InferenceRequest"},
+        examples.oip_examples(loaded),
+        examples.why_none(loaded, "oip"),
+    )
     return {
         base: {
             "get": {
@@ -156,7 +170,7 @@ def _oip_paths(model: OnnxModel, secured: bool) -> dict[str, Any]:
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/json": {"schema": infer_body, "example": example},
+                        "application/json": infer_json,
                         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                     },
                 },
@@ -247,24 +261,42 @@ _SERVER_PATHS: dict[str, Any] = {
 }
 
 
+_SERVER_TAG = "OIP server"  # with a space, so no model (named like an identifier) can take it
+
+
 def document(catalog: Catalog) -> dict[str, Any]:
     """The OpenAPI document for every model of the app (loading each model)."""
     prefix = route_prefix(read_host_json(settings.app_root()))
     paths: dict[str, Any] = {}
+    tags = []
     for entry in catalog.entries:
         secured = entry.auth_level != "anonymous"
-        paths.update(_simple_paths(entry.model, entry.route, secured))
-        paths.update(_oip_paths(entry.model, secured))
-    paths.update(_SERVER_PATHS)
+        model_paths = {**_simple_paths(entry.model, entry.route, secured), **_oip_paths(entry.model, secured)}
+        paths.update(_tagged(model_paths, entry.model.name))
+        signature = entry.model.get().signature
+        described = [f"{what}: " + "; ".join(s.describe() for s in specs) for what, specs in (
+            ("Inputs", signature.inputs), ("Outputs", signature.outputs))]  # fmt: skip
+        tags.append({"name": entry.model.name, "description": ". ".join(described)})
+    paths.update(_tagged(_SERVER_PATHS, _SERVER_TAG))
     return {
         "openapi": "3.0.3",
         "info": {"title": "funnx model functions", "version": __version__},
         "servers": [{"url": f"/{prefix}" if prefix else "/"}],
+        "tags": [*tags, {"name": _SERVER_TAG, "description": "Open Inference Protocol server endpoints"}],
         "paths": paths,
         "components": _COMPONENTS,
     }
 
 
+def _tagged(paths: dict[str, Any], tag: str) -> dict[str, Any]:
+    """Operations grouped under ``tag`` (one group per model on the API page)."""
+    return {path: {method: {"tags": [tag], **op} for method, op in ops.items()} for path, ops in paths.items()}
+
+
 @answers_errors
 def endpoint(req: func.HttpRequest, catalog: Catalog) -> func.HttpResponse:
-    return json_response(document(catalog))
+    """The document, gzipped for clients that take it: an image model's examples are megabytes of zeros."""
+    body, headers = dumps(document(catalog)), {"Vary": "Accept-Encoding"}
+    if choose_encoding(req.headers.get("accept-encoding")) == "gzip":
+        body, headers["Content-Encoding"] = encode_body(body, "gzip"), "gzip"
+    return func.HttpResponse(body, headers=headers, mimetype=JSON)

@@ -90,6 +90,7 @@ SERVED = [
     ("probe_str_trigger", "probe/str-trigger", None, "anonymous"),
     ("funnx_v2", "v2/{*rest}", ("GET", "POST"), "anonymous"),
     ("funnx_openapi", "openapi.json", ("GET",), "function"),
+    ("funnx_docs", "docs/{*asset}", ("GET",), "anonymous"),
 ]
 
 

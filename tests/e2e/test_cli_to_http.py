@@ -129,6 +129,13 @@ def test_funnx_list_shows_what_the_worker_indexes(app_dir: Path) -> None:
             "auth_level": "function",
             "model": "",
         },
+        {
+            "name": "funnx_docs",
+            "methods": ["GET"],
+            "url": "http://localhost:7071/api/docs/{*asset}",
+            "auth_level": "anonymous",
+            "model": "",
+        },
     ]
     table = run_cli("list", "--app", app_dir).output.splitlines()
     assert table[0].split() == ["NAME", "METHODS", "URL", "AUTH", "MODEL"]

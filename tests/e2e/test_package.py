@@ -144,8 +144,8 @@ def test_the_unzipped_package_indexes_and_serves_with_only_its_own_packages(
     root = tmp_path / "wwwroot"
     zipfile.ZipFile(archive).extractall(root)
     reply = serve_in_worker_order(sys.executable, root, root / SITE, tmp_path / "cache")
-    assert reply["functions"] == ["blobby", "blobby_metadata", "blobby_v2", "funnx_openapi", "funnx_v2", "iris",
-                                  "iris_metadata", "iris_v2"]  # fmt: skip
+    assert reply["functions"] == ["blobby", "blobby_metadata", "blobby_v2", "funnx_docs", "funnx_openapi", "funnx_v2",
+                                  "iris", "iris_metadata", "iris_v2"]  # fmt: skip
     assert reply["outside"] == []  # every module came from the package (or the standard library)
     assert reply["status"] == 200
     assert reply["body"]["result"][0] == expected_label()  # type: ignore[index]
@@ -261,3 +261,47 @@ def test_an_app_the_worker_cannot_index_is_not_packaged(app_dir: Path) -> None:
     # funnx new still works in such an app (it may be the fix); it says what it could not check
     added = run_cli("new", "other", "--model", "az://models/o.onnx", "--app", app_dir)
     assert added.exit_code == 0 and "names and routes are not checked" in added.output
+
+
+#: The API page of a deployed tree, called the way the worker calls it: (status, bytes) for the page and
+#: the asset it links first, and whether Swagger UI's files and Jinja2 (the asset package's dependency) loaded.
+PAGE = """
+import json, re, sys
+root, site = sys.argv[1], sys.argv[2]
+sys.path[:0] = [site]
+sys.path.append(root)
+import azure.functions as func
+import function_app
+docs = next(f for f in function_app.app.get_functions() if f.get_function_name() == "funnx_docs").get_user_function()
+answers = []
+for asset in ("", None):
+    if asset is None:
+        asset = re.search(r'href="/api/docs/([^"]+)"', answers[0][2]).group(1) if answers[0][0] == 200 else "x"
+    response = docs(func.HttpRequest("GET", "/api/docs/" + asset, route_params={"asset": asset}, body=b""))
+    answers.append((response.status_code, len(response.get_body()), response.get_body().decode("utf-8", "replace")))
+loaded = {m: getattr(sys.modules.get(m), "__file__", None) for m in ("swagger_ui_bundle", "jinja2")}
+print(json.dumps({"answers": [a[:2] for a in answers], "loaded": loaded}))
+"""
+
+
+def test_an_app_that_turns_the_page_on_in_azure_serves_it_from_its_own_packages(tmp_path: Path) -> None:
+    """The documented way: swagger-ui-bundle-v2 in requirements.txt and FUNNX_DOCS_ENABLED=true. Without the
+    setting the same deployed tree answers 404, and neither way imports Jinja2."""
+    app = make_app(tmp_path)
+    requirements = app / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "swagger-ui-bundle-v2==5.31.0\n")
+    assert run_cli("package", "--app", app, "--python", THIS_PYTHON).exit_code == 0
+    root = tmp_path / "wwwroot"
+    zipfile.ZipFile(app / "dist" / "app.zip").extractall(root)
+    for enabled, expected in (("true", [200, 200]), ("", [404, 404])):
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", PAGE, str(root), str(root / SITE)],
+            capture_output=True, text=True, timeout=180, check=False, cwd=root,
+            env={"AzureWebJobsScriptRoot": str(root), "FUNNX_DOCS_ENABLED": enabled, "PATH": os.environ["PATH"]},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        reply = json.loads(done.stdout.splitlines()[-1])
+        assert [status for status, _ in reply["answers"]] == expected
+        assert reply["loaded"]["jinja2"] is None
+        swagger = reply["loaded"]["swagger_ui_bundle"]
+        assert swagger.startswith(str(root / SITE)) if enabled else swagger is None

@@ -131,7 +131,7 @@ def test_keys_command_shows_and_creates_keys(app_dir: Path) -> None:
     assert shown.exit_code == 0 and "master key (admin level)" in shown.output
     stored = json.loads(run_cli("keys", "--app", app_dir, "--json").output)
     assert stored == json.loads((app_dir / ".funnx" / "keys.json").read_text())
-    assert set(stored["functionKeys"]) == {"m", "m_metadata", "m_v2", "funnx_v2", "funnx_openapi"}
+    assert set(stored["functionKeys"]) == {"m", "m_metadata", "m_v2", "funnx_v2", "funnx_openapi", "funnx_docs"}
     assert stored["functionKeys"]["m"]["default"] in shown.output
     assert ".funnx/" in (app_dir / ".gitignore").read_text().splitlines()
     assert ".funnx" in (app_dir / ".funcignore").read_text().splitlines()

@@ -15,7 +15,7 @@ def test_sections_render_into_the_report_with_their_targets() -> None:
     markdown = report.markdown(results, elapsed_s=1.0)
     assert "| tiny | OIP binary |" in markdown and "| mlp | simple JSON (orjson floor) |" in markdown
     assert "handler overhead ≤ 25 µs" in markdown and "100 model functions" not in markdown  # only measured rows
-    assert "| 1 | 5 |" in markdown  # one model: predict, metadata, OIP + the app's v2 and OpenAPI routes
+    assert "| 1 | 6 |" in markdown  # one model: predict, metadata, OIP + the app's v2, OpenAPI and API page routes
 
 
 def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:

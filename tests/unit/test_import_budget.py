@@ -24,6 +24,15 @@ FORBIDDEN = [
     "azure.identity",
 ]
 LAZY = ["onnxruntime"]
+#: Loaded only when asked for: the OpenAPI document with its examples' size search, the API page and
+#: the package of Swagger UI's files. An app never asked for them pays nothing for them.
+ON_REQUEST = [
+    "framework.runtime.openapi",
+    "framework.runtime.examples",
+    "framework.runtime.sizes",
+    "framework.runtime.apidocs",
+    "swagger_ui_bundle",
+]
 
 PROBE = """
 import json, sys
@@ -42,9 +51,35 @@ def test_runtime_and_generated_module_import_no_tooling(app_dir: Path) -> None:
         [sys.executable, "-c", PROBE, str(app_dir)], capture_output=True, text=True, check=True, cwd=repo
     ).stdout
     loaded = set(json.loads(out))
-    leaked = [m for m in FORBIDDEN + LAZY if m in loaded or any(x.startswith(m + ".") for x in loaded)]
+    leaked = [m for m in FORBIDDEN + LAZY + ON_REQUEST if m in loaded or any(x.startswith(m + ".") for x in loaded)]
     assert leaked == []
     assert "azure.functions" in loaded and "numpy" in loaded
+
+
+PAGE_OFF_PROBE = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+os.environ["AZURE_FUNCTIONS_ENVIRONMENT"] = "Production"  # Azure, where the page is off by default
+import azure.functions as func
+import function_app
+docs = next(f for f in function_app.app.get_functions() if f.get_function_name() == "funnx_docs")
+request = func.HttpRequest("GET", "http://localhost/api/docs", route_params={"asset": ""}, body=b"")
+answer = docs.get_user_function()(request)
+print(json.dumps([answer.status_code, sorted(m for m in sys.modules)]))
+"""
+
+
+def test_the_api_page_turned_off_loads_no_asset_package(app_dir: Path) -> None:
+    """Asking an Azure app with the page off for it costs a 404 and a small module, not Swagger UI's files."""
+    assert run_cli("new", "iris", "--model", "az://models/iris.onnx", "--app", app_dir).exit_code == 0
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", PAGE_OFF_PROBE, str(app_dir)], capture_output=True, text=True, check=True, cwd=repo
+    ).stdout
+    status, loaded = json.loads(out)
+    assert status == 404
+    assert "framework.runtime.apidocs" in loaded  # it answered
+    assert [m for m in ("swagger_ui_bundle", "framework.runtime.openapi", "onnxruntime") if m in loaded] == []
 
 
 #: The deployed runtime, module by module: what Azure runs and nothing else. Adding a module here is a
@@ -53,10 +88,10 @@ DEPLOYED = {
     "framework/__init__.py",
     "framework/errors.py",
     *(f"framework/runtime/{name}.py" for name in (
-        "__init__", "blobstore", "cache", "catalog", "compression", "datatypes", "discovery", "fetch",
-        "hostconfig", "jsoncodec", "lifecycle", "loading", "model", "naming", "oip", "oip_codec", "openapi",
-        "registry", "responses", "session_options", "settings", "signature", "simple", "sources", "speculative",
-        "tensors",
+        "__init__", "apidocs", "blobstore", "cache", "catalog", "compression", "datatypes", "discovery",
+        "examples", "fetch", "hostconfig", "jsoncodec", "lifecycle", "loading", "model", "naming", "oip",
+        "oip_codec", "openapi", "registry", "responses", "session_options", "settings", "signature", "simple",
+        "sizes", "sources", "speculative", "tensors",
     )),
 }  # fmt: skip
 

@@ -1,6 +1,7 @@
-"""Sizes for a model's symbolic dimensions that the model actually accepts, found at `funnx new` time.
+"""Sizes for a model's symbolic dimensions that the model actually accepts.
 
-A generated example request (and the generated test that sends it) must run as generated. A
+`funnx new` uses them for the example request and generated test it writes; the OpenAPI document for
+the examples the API page sends. An example must run as generated. A
 symbolic dimension says "some size", not "any size": a CNN with dynamic height and width cannot
 take 1x1, a model may need a sequence length it was traced with. So the candidates are tried on
 the model itself with onnxruntime: size hints from the model's metadata first (``image_size``,
@@ -14,12 +15,11 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from framework.runtime.signature import ModelSignature, TensorSpec, shared_symbol
+from .signature import ModelSignature, TensorSpec, shared_symbol
 
 #: Sizes tried for non-batch symbols, all symbols at once, in this order.
 COMMON_SIZES = (1, 224, 8, 32, 64, 128, 256, 16, 512, 299, 384)
@@ -94,16 +94,24 @@ def example_array(spec: TensorSpec, shape: tuple[int, ...]) -> Any:
     return np.zeros(shape, dtype=spec.dtype)
 
 
-def accepted_sizes(path: Path, signature: ModelSignature, tensors: list[TensorSpec]) -> Sizes:
-    """The first candidate sizes the model runs with; unconfirmed ones (1 for every symbol) if none does."""
+def tensor_inputs(signature: ModelSignature) -> list[TensorSpec] | None:
+    """The inputs when all of them are tensors of known rank (a generic example exists), else None."""
+    tensors = [s for s in signature.inputs if s.is_tensor and s.dtype is not None and s.shape is not None]
+    return tensors if len(tensors) == len(signature.inputs) else None
+
+
+def accepted_sizes(session: Any, signature: ModelSignature, tensors: list[TensorSpec]) -> Sizes:
+    """The first candidate sizes ``session`` (an onnxruntime session of the model) runs with;
+    unconfirmed ones (1 for every symbol) if none does."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    quiet = ort.RunOptions()
+    quiet.log_severity_level = 4  # refusals are expected here: not errors for the function logs
     deadline = time.monotonic() + BUDGET_SECONDS
     for sizes in candidates(signature, tensors):
         feeds = {spec.name: example_array(spec, sizes.shape(spec)) for spec in tensors}
         try:
-            session.run(None, feeds)
+            session.run(None, feeds, quiet)
         except Exception:
             if time.monotonic() > deadline:
                 break
