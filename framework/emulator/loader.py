@@ -13,6 +13,7 @@ import importlib
 import importlib.machinery
 import inspect
 import logging
+import os
 import re
 import sys
 import traceback
@@ -63,6 +64,9 @@ def _forget_app_modules(app_dir: Path, script_module: str) -> None:
     Packages installed inside the app folder (a .venv, .python_packages) and funnx itself stay.
     """
     root = app_dir.resolve()
+    # The app's modules come from its resolved root (first on sys.path), so a string prefix finds them
+    # without resolving every loaded module's path (thousands in a test run: 0.1-0.8 s per load).
+    prefix = str(root) + os.sep
     for name, module in list(sys.modules.items()):
         top = name.split(".")[0]
         if top == "framework":
@@ -71,7 +75,7 @@ def _forget_app_modules(app_dir: Path, script_module: str) -> None:
             del sys.modules[name]
             continue
         file = getattr(module, "__file__", None)
-        if not file:
+        if not file or not file.startswith(prefix):
             continue
         try:
             first = Path(file).resolve().relative_to(root).parts[0]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from pathlib import Path
 
 import pytest
 
 from framework.emulator import EmulatorError, TestClient
+from framework.emulator.loader import import_script
 from tests.conftest import run_cli
 
 HTTP_APP = """
@@ -237,3 +240,19 @@ def test_python_313_runs_functions_through_azure_functions_runtime_unless_told_o
         assert host.worker == "direct" and isinstance(host.dispatcher.invoker, DirectInvoker)
     finally:
         host.close()
+
+
+def test_each_load_imports_the_apps_own_modules_afresh_and_keeps_installed_ones(tmp_path: Path) -> None:
+    """A helper module and a package in the app root are re-imported on the next load (edits show), also
+    through a symlinked app folder; installed modules stay loaded."""
+    real = tmp_path / "real"
+    (real / "helpers").mkdir(parents=True)
+    (real / "function_app.py").write_text("import labels, helpers\nvalue = labels.NAME + helpers.NAME\n")
+    linked = tmp_path / "linked"
+    linked.symlink_to(real)
+    for round_, folder in enumerate((real, linked, real)):
+        (real / "labels.py").write_text(f"NAME = 'a{round_}'\n")
+        (real / "helpers" / "__init__.py").write_text(f"NAME = 'b{round_}'\n")
+        loaded = import_script(folder)
+        assert loaded.value == f"a{round_}b{round_}"
+    assert sys.modules["json"] is json
