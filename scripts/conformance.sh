@@ -6,8 +6,15 @@
 # (azure-functions-runtime) next to the emulator's own path.
 # The interpreter is pythonX.Y on PATH, else the newest X.Y under `pyenv root`. A missing one is
 # skipped with a note, or fails the run when FUNNX_REQUIRE_AZURITE=1 (set by scripts/test.sh in CI).
+# `--setup-only` first sets the virtualenvs up and stops (scripts/test.sh does that while the main
+# suite runs, so the run afterwards finds them ready).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+setup_only=0
+if [ "${1:-}" = --setup-only ]; then
+  setup_only=1
+  shift
+fi
 
 find_python() {
   local version=$1 root candidate
@@ -64,6 +71,9 @@ for i in "${!pids[@]}"; do
   fi
   rm -f "${venvs[$i]}.log"
 done
+if [ "$setup_only" = 1 ]; then
+  exit 0
+fi
 for venv in "${venvs[@]}"; do
   echo "conformance: ${venv#.venv-}"
   "$venv/bin/python" -m pytest tests/conformance -q -p no:cacheprovider

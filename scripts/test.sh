@@ -14,12 +14,27 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export FUNNX_REQUIRE_BROWSER=1
 fi
+# The full run (no pytest arguments, as CI runs it) also holds the emulator to the same answers on
+# the other supported Pythons (scripts/conformance.sh; on 3.13 through Azure's own worker code,
+# azure-functions-runtime). Their virtualenvs are set up meanwhile, in the background.
+conformance_setup=""
+if [ "$#" -eq 0 ]; then
+  bash scripts/conformance.sh --setup-only 3.12 3.13 >.setup-conformance.log 2>&1 &
+  conformance_setup=$!
+  trap 'kill "$conformance_setup" 2>/dev/null || true' EXIT
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
-# The full run (no pytest arguments, as CI runs it) also holds the emulator to the same answers on
-# the other supported Pythons; on 3.13 through Azure's own worker code (azure-functions-runtime).
-if [ "$#" -eq 0 ]; then
+# Tests run on worker processes (pytest-xdist): most of a test's time is waiting on Azurite, child
+# processes and sockets, so more workers than cores still shortens the run. FUNNX_TEST_WORKERS=0 runs
+# them in this process.
+.venv/bin/python -m pytest -n "${FUNNX_TEST_WORKERS:-3}" "$@"
+if [ -n "$conformance_setup" ]; then
+  if ! wait "$conformance_setup"; then
+    cat .setup-conformance.log >&2
+    exit 1
+  fi
+  rm -f .setup-conformance.log
   bash scripts/conformance.sh 3.12 3.13
 fi
