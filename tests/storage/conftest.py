@@ -54,6 +54,14 @@ def assert_cache_clean(cache: Path, *good: Path) -> None:
         assert path.read_bytes() in wanted, f"{path.name} is not a good model"
 
 
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 15, interval: float = 0.02) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it has not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(interval)
+
+
 class FaultApp:
     """Function ``name`` of the app in ``app_dir``, reading ``source`` from ``storage``."""
 
