@@ -37,6 +37,15 @@ def blob_function(app_dir: Path, azurite: AzuriteService, name: str, model: Path
     return container
 
 
+def cached_after_a_first_load(app_dir: Path, azurite: AzuriteService, model: Path, cache: Path) -> tuple[str, Path]:
+    """Function 'add' reading ``model`` from a new container, loaded once; the container and the cached file."""
+    container = blob_function(app_dir, azurite, "add", model)
+    with TestClient(app_dir, settings={"AzureWebJobsStorage": azurite.connection_string}) as client:
+        assert client.post("/api/add", json={"data": [1]}).status_code == 200
+    (cached,) = cache.glob("*.onnx")
+    return container, cached
+
+
 def test_blob_model_predicts_like_onnxruntime_and_reports_its_etag(
     app_dir: Path, azurite: AzuriteService, tmp_path: Path
 ) -> None:
@@ -89,11 +98,8 @@ def test_restart_reuses_the_cache_after_a_head_and_a_new_etag_downloads_again(
 def test_damaged_cache_entries_are_replaced(
     app_dir: Path, azurite: AzuriteService, tmp_path: Path, _private_model_cache: Path
 ) -> None:
-    blob_function(app_dir, azurite, "add", add_one(tmp_path / "m.onnx"))
+    _, cached = cached_after_a_first_load(app_dir, azurite, add_one(tmp_path / "m.onnx"), _private_model_cache)
     settings = {"AzureWebJobsStorage": azurite.connection_string}
-    with TestClient(app_dir, settings=settings) as client:
-        client.post("/api/add", json={"data": [1]})
-    (cached,) = _private_model_cache.glob("*.onnx")
     other_model = mixed_inputs(tmp_path / "other.onnx").read_bytes()  # loads fine, but is not this blob
     # same size but garbage; wrong size; another valid model (the head-start session built from it
     # while storage was asked must not be served: the file is downloaded again under the same name)
@@ -270,11 +276,7 @@ def test_unusable_cache_folder_or_service_uri_is_a_503_naming_the_setting(
 def test_partial_downloads_abandoned_by_a_dead_worker_are_removed(
     app_dir: Path, azurite: AzuriteService, tmp_path: Path, _private_model_cache: Path
 ) -> None:
-    blob_function(app_dir, azurite, "add", add_one(tmp_path / "v1.onnx"))
-    settings = {"AzureWebJobsStorage": azurite.connection_string}
-    with TestClient(app_dir, settings=settings) as client:
-        client.post("/api/add", json={"data": [1]})
-    (cached,) = _private_model_cache.glob("*.onnx")
+    container, cached = cached_after_a_first_load(app_dir, azurite, add_one(tmp_path / "v1.onnx"), _private_model_cache)
     key = cached.name.split("-")[0]
     stale, fresh = (
         _private_model_cache / f".{key}-0xOLD.onnx.dead.part",
@@ -283,8 +285,7 @@ def test_partial_downloads_abandoned_by_a_dead_worker_are_removed(
     for partial in (stale, fresh):
         partial.write_bytes(b"half a model")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    container = next(iter((app_dir / "functions_app" / "add.py").read_text().split("az://")[1:])).split("/")[0]
     azurite.upload(container, "add/model.onnx", add_one(tmp_path / "v2.onnx", 3.0).read_bytes())
-    with TestClient(app_dir, settings=settings) as client:
+    with TestClient(app_dir, settings={"AzureWebJobsStorage": azurite.connection_string}) as client:
         assert client.post("/api/add", json={"data": [1]}).json()["result"] == [[4.0]]
     assert not stale.exists() and fresh.exists()

@@ -18,6 +18,7 @@ from framework.emulator.host import EmulatorHost
 from framework.emulator.server import BackgroundServer
 from tests.conftest import AzuriteService, run_cli
 from tests.models import add_one, mlp, run_direct
+from tests.storage.conftest import wait_until
 
 pytestmark = pytest.mark.storage
 
@@ -132,13 +133,15 @@ def test_new_version_served_under_steady_load_without_a_failed_request(registry_
             threads = [threading.Thread(target=stream) for _ in range(8)]
             for thread in threads:
                 thread.start()
-            time.sleep(0.5)
+            wait_until(lambda: len(replies) >= 4 * len(threads), "the clients never got going")
             upload(registry_app, v2, "net")
             published = time.monotonic()
-            deadline = published + 15
-            while time.monotonic() < deadline and not any(v == "2" for _, _, v, _ in replies):
-                time.sleep(0.05)
-            time.sleep(0.3)
+
+            def served_on_after_the_switch() -> bool:  # answers from after the no-going-back check's margin
+                switched = next((t for t, _, v, _ in list(replies) if v == "2"), None)
+                return switched is not None and sum(t > switched + 0.1 for t, _, _, _ in list(replies)) >= 16
+
+            wait_until(served_on_after_the_switch, "the new version was never served for long", timeout=15)
             stop.set()
             for thread in threads:
                 thread.join()
@@ -173,10 +176,9 @@ def test_warmup_readiness_goes_from_loading_to_ready(app_dir: Path, tmp_path: Pa
                 probe = client.get("/api/v2/models/warm/ready")
                 assert probe.status_code == 503 and probe.json()["state"] in ("loading", "failed")
                 own.start()
-                deadline = time.monotonic() + 40
-                while client.get("/api/v2/health/ready").status_code != 200:
-                    assert time.monotonic() < deadline, "warmup never finished"
-                    time.sleep(0.3)
+                wait_until(
+                    lambda: client.get("/api/v2/health/ready").status_code == 200, "warmup", timeout=40, interval=0.1
+                )
                 ready = client.get("/api/v2/models/warm/ready")
                 assert ready.status_code == 200 and ready.json()["load_ms"]["session_ms"] > 0
                 assert client.get("/api/warm").json()["state"] == "ready"
