@@ -165,19 +165,33 @@ def test_storage_frozen_for_longer_than_the_read_timeout_is_retried_not_waited_o
     app.assert_cache_clean(big_model)
 
 
-def test_blob_replaced_mid_download_is_503_then_the_new_version_is_served(big_blob: FaultApp, tmp_path: Path) -> None:
+def test_blob_replaced_mid_download_is_503_then_the_new_version_is_served(
+    big_blob: FaultApp, big_model: Path, tmp_path: Path
+) -> None:
     """A new upload while the first load streams the old version: the download (pinned to the ETag it
     started with) fails, nothing mixed is kept, and the next load gets the new version."""
     app = big_blob
     small = mlp(tmp_path / "small.onnx", (256, 10))
-    with app.client() as client:
-        first = cut_download(
-            lambda: app.storage.upload(app.container, "big.onnx", small.read_bytes()), client, app.cache
-        )
-        assert "the blob changed during the download" in app.unavailable(first)
-        app.assert_cache_clean()
-        time.sleep(RETRY_AFTER)  # the failure window itself: the next request after it loads again
-        assert_served_big(client.post("/api/big", json=BIG_INPUT), small)
+    for _ in range(3):
+        with app.client() as client:
+            first = cut_download(
+                lambda: app.storage.upload(app.container, "big.onnx", small.read_bytes()), client, app.cache
+            )
+            if first.status_code == 200:
+                # On a busy machine the last chunk can arrive before the upload lands (the partial file
+                # then still exists while it is verified): the old version, served whole. Set up again.
+                assert_served_big(first, big_model)
+                app.storage.upload(app.container, "big.onnx", big_model.read_bytes())
+                for kept in app.cache.iterdir():
+                    kept.unlink()
+                continue
+            assert "the blob changed during the download" in app.unavailable(first)
+            app.assert_cache_clean()
+            time.sleep(RETRY_AFTER)  # the failure window itself: the next request after it loads again
+            assert_served_big(client.post("/api/big", json=BIG_INPUT), small)
+            break
+    else:
+        pytest.fail("three times the download finished before the new upload landed")
     app.assert_recovered_cleanly(small)
 
 
