@@ -61,9 +61,9 @@ def _decide() -> None:
         meter, tracer = telemetry_setup.configure(appinsights=bool(appinsights), otlp=bool(otlp))
     except ImportError as err:
         wanted = "azure-monitor-opentelemetry" if appinsights else "opentelemetry-exporter-otlp-proto-http"
-        log.warning(
-            "funnx telemetry is off: %s is set but %s cannot be imported (%s); add it to requirements.txt "
-            "(funnx new/init --telemetry writes the lines)",
+        log.info(  # App Insights is often set for the host's own logs alone: not a problem to warn about
+            "funnx telemetry is off: %s is set but %s cannot be imported (%s); to export per-model metrics "
+            "and spans, add it to requirements.txt (see funnx init --telemetry)",
             APPINSIGHTS_SETTING if appinsights else OTLP_SETTING, wanted, err,
         )  # fmt: skip
         return

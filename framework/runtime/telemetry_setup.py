@@ -3,7 +3,9 @@
 Application Insights goes through Azure Monitor's distro (``configure_azure_monitor``, which reads
 ``APPLICATIONINSIGHTS_CONNECTION_STRING`` itself); OTLP through the SDK's HTTP/protobuf exporters,
 which read ``OTEL_EXPORTER_OTLP_*``. With both set, the distro also carries the OTLP exporters. Global
-providers already installed by someone else (the user's own code) are used as they are.
+providers already installed by someone else (the Python worker when
+``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY`` is true, or the app's own code) are used as they are,
+never configured twice.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ _providers: list[Any] = []  # what force_flush() flushes: the providers in use
 def configure(*, appinsights: bool, otlp: bool) -> tuple[Any, Any]:
     """Install the exporters; the (meter, tracer) funnx records with. Raises ImportError when the
     configured exporter's package is missing."""
-    if appinsights:
+    if _sdk_installed():
+        pass  # the worker (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY) or the app configured it: use that
+    elif appinsights:
         from azure.monitor.opentelemetry import configure_azure_monitor
 
         readers, processors = _otlp() if otlp else ([], [])
         configure_azure_monitor(metric_readers=readers, span_processors=processors)
-    elif otlp and not _sdk_installed():
+    elif otlp:
         readers, processors = _otlp()
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.resources import Resource

@@ -195,3 +195,18 @@ def test_with_no_exporter_set_a_prediction_imports_no_opentelemetry(app_dir: Pat
     status, enabled, loaded = json.loads(out)
     assert status == 200 and enabled is False
     assert [m for m in loaded if m.startswith(("opentelemetry", "azure.monitor", "framework.runtime.telemetry_"))] == []
+
+
+def test_init_telemetry_lists_the_exporters_at_the_tested_versions(tmp_path: Path) -> None:
+    """`funnx init --telemetry` puts the exporters in requirements.txt, at the versions constraints.txt tests."""
+    assert run_cli("init", tmp_path / "plain").exit_code == 0
+    assert "opentelemetry" not in (tmp_path / "plain" / "requirements.txt").read_text()
+    assert run_cli("init", tmp_path / "app", "--telemetry").exit_code == 0
+    listed = [line for line in (tmp_path / "app" / "requirements.txt").read_text().splitlines() if "==" in line]
+    constraints = (Path(__file__).resolve().parents[2] / "constraints.txt").read_text().splitlines()
+    exporters = [line for line in listed if "opentelemetry" in line]
+    assert sorted(exporters) == [
+        "azure-monitor-opentelemetry==1.8.11",
+        "opentelemetry-exporter-otlp-proto-http==1.45.1",
+    ]
+    assert set(exporters) <= set(constraints)
