@@ -132,9 +132,7 @@ def test_every_wheel_in_the_zip_loads_on_the_functions_images(packaged: tuple[Pa
     assert not dependencies.loads_on_functions("cp313-cp313-manylinux_2_34_x86_64")  # the rule itself bites
 
 
-def test_on_a_terminal_package_shows_pip_steps_and_a_zipping_bar(
-    packaged: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_on_a_terminal_package_shows_pip_steps_and_a_zipping_bar(packaged: tuple[Path, Path], tmp_path: Path) -> None:
     app, archive = packaged
     args = ["package", "--app", str(app), "--python", THIS_PYTHON, "-o", str(tmp_path / "shown.zip")]
     code, shown = in_terminal([sys.executable, "-m", "framework.cli.main", *args])
