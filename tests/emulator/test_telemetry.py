@@ -7,6 +7,7 @@ what a collector would: metric and span names, the model attribute, counts.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -29,11 +30,12 @@ IRIS_ROWS = [[5.1, 3.5], [1.4, 0.2], [6.3, 3.3]]  # logreg_iris.onnx takes a fix
 
 
 class Receiver:
-    """An OTLP/HTTP receiver: POST /v1/metrics and /v1/traces, protobuf bodies, kept as decoded messages."""
+    """An OTLP/HTTP receiver (and Application Insights' ingestion endpoint: POST /v2.1/track, JSON envelopes): POST /v1/metrics and /v1/traces, protobuf bodies, kept as decoded messages."""
 
     def __init__(self) -> None:
         self.metrics: list[ExportMetricsServiceRequest] = []
         self.traces: list[ExportTraceServiceRequest] = []
+        self.envelopes: list[dict[str, Any]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,13 +47,26 @@ class Receiver:
                     receiver.metrics.append(ExportMetricsServiceRequest.FromString(body))
                 elif self.path == "/v1/traces":
                     receiver.traces.append(ExportTraceServiceRequest.FromString(body))
+                elif self.path.endswith("/v2.1/track"):
+                    envelopes = json.loads(body)
+                    receiver.envelopes += envelopes
+                    answer = {"itemsReceived": len(envelopes), "itemsAccepted": len(envelopes), "errors": []}
+                    self._reply(json.dumps(answer).encode(), "application/json")
+                    return
+                elif "QuickPulseService.svc" in self.path:  # live metrics: say nobody is watching
+                    self._reply(b"false", "application/json")
+                    return
                 else:
                     self.send_error(404)
                     return
+                self._reply(b"", "application/x-protobuf")
+
+            def _reply(self, body: bytes, content_type: str) -> None:
                 self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -116,7 +131,7 @@ def test_funnx_start_exports_per_model_metrics_and_spans_over_otlp(
     with otlp_receiver() as receiver:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
         monkeypatch.setenv("OTEL_SERVICE_NAME", "iris-app")
-        with funnx_start(app_dir, "--port", "0", "--quiet") as (url, _), httpx.Client(base_url=url) as http:
+        with funnx_start(app_dir, "--port", "0", "--quiet") as (url, _), httpx.Client(base_url=url, timeout=60) as http:
             for _ in range(3):
                 assert http.post("/api/iris", json={"data": IRIS_ROWS}).status_code == 200
             assert http.post("/api/iris", json={"data": "not an array"}).status_code == 400
@@ -148,6 +163,39 @@ def test_funnx_start_exports_per_model_metrics_and_spans_over_otlp(
     assert _attributes(bad.attributes)["funnx.model"] == "iris"
     service = {_attributes(r.resource.attributes)["service.name"] for r in receiver.traces[0].resource_spans}
     assert service == {"iris-app"}
+
+
+@pytest.mark.usefixtures("no_exporters")
+def test_application_insights_and_otlp_both_get_the_telemetry(app_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With both settings (as the host in OpenTelemetry mode), Azure Monitor's distro carries both exporters.
+    Application Insights' ingestion endpoint is the loopback receiver, named in the connection string."""
+    assert run_cli("new", "iris", "--model", iris_path(), "--app", app_dir).exit_code == 0
+    with otlp_receiver() as receiver:
+        key = "00000000-0000-0000-0000-000000000000"
+        connection = f"InstrumentationKey={key};IngestionEndpoint={receiver.url}/;LiveEndpoint={receiver.url}/"
+        monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", connection)
+        monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")  # no calls to Microsoft's own endpoint
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")  # the distro's default keeps 5 traces a second
+        with funnx_start(app_dir, "--port", "0", "--quiet") as (url, _), httpx.Client(base_url=url, timeout=60) as http:
+            for _ in range(2):
+                assert http.post("/api/iris", json={"data": IRIS_ROWS}).status_code == 200
+
+    dependencies = [e["data"]["baseData"] for e in receiver.envelopes if e["name"].endswith("RemoteDependency")]
+    predicts = [d for d in dependencies if d["name"] == "funnx.predict"]
+    assert len(predicts) == 2 and all(d["properties"]["funnx.model"] == "iris" for d in predicts)
+    assert len([d for d in dependencies if d["name"] == "funnx.session.run"]) == 2
+    counted = [
+        (metric["value"], e["data"]["baseData"].get("properties", {}))
+        for e in receiver.envelopes
+        if e["name"].endswith("Metric")
+        for metric in e["data"]["baseData"]["metrics"]
+        if metric["name"] == "funnx.requests"
+    ]
+    assert sum(value for value, properties in counted if properties.get("funnx.model") == "iris") == 2
+    requests = {a["http.response.status_code"]: p.as_int for a, p in receiver.points("funnx.requests")}
+    assert requests == {200: 2}  # and the same through OTLP
+    assert len([span for span in receiver.spans() if span.name == "funnx.predict"]) == 2
 
 
 BATCH_PROBE = """
@@ -185,8 +233,6 @@ print(json.dumps([answer.status_code, telemetry.enabled(), sorted(sys.modules)])
 
 @pytest.mark.usefixtures("no_exporters")
 def test_with_no_exporter_set_a_prediction_imports_no_opentelemetry(app_dir: Path) -> None:
-    import json
-
     assert run_cli("new", "iris", "--model", iris_path(), "--app", app_dir).exit_code == 0
     repo = Path(__file__).resolve().parents[2]
     out = subprocess.run(
