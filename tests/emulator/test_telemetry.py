@@ -30,7 +30,8 @@ IRIS_ROWS = [[5.1, 3.5], [1.4, 0.2], [6.3, 3.3]]  # logreg_iris.onnx takes a fix
 
 
 class Receiver:
-    """An OTLP/HTTP receiver (and Application Insights' ingestion endpoint: POST /v2.1/track, JSON envelopes): POST /v1/metrics and /v1/traces, protobuf bodies, kept as decoded messages."""
+    """An OTLP/HTTP receiver: POST /v1/metrics and /v1/traces, protobuf bodies, kept as decoded messages.
+    Also Application Insights' ingestion endpoint: POST /v2.1/track, JSON envelopes."""
 
     def __init__(self) -> None:
         self.metrics: list[ExportMetricsServiceRequest] = []
