@@ -23,7 +23,7 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.conftest import funnx_start, run_cli
+from tests.conftest import AzuriteService, funnx_start, run_cli
 from tests.models import iris_path
 
 IRIS_ROWS = [[5.1, 3.5], [1.4, 0.2], [6.3, 3.3]]  # logreg_iris.onnx takes a fixed [3, 2] input
@@ -197,6 +197,32 @@ def test_application_insights_and_otlp_both_get_the_telemetry(app_dir: Path, mon
     requests = {a["http.response.status_code"]: p.as_int for a, p in receiver.points("funnx.requests")}
     assert requests == {200: 2}  # and the same through OTLP
     assert len([span for span in receiver.spans() if span.name == "funnx.predict"]) == 2
+
+
+@pytest.mark.storage
+@pytest.mark.usefixtures("no_exporters")
+def test_blob_cache_miss_then_hit_across_worker_restarts(
+    app_dir: Path, azurite: AzuriteService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first worker downloads the blob (a miss); the next finds it in the model cache (a hit)."""
+    container = azurite.container()
+    azurite.upload(container, "iris.onnx", iris_path().read_bytes())
+    assert run_cli("new", "iris", "--model", f"az://{container}/iris.onnx", "--app", app_dir).exit_code == 0
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    seen = []
+    for _ in range(2):
+        with otlp_receiver() as receiver:
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+            with funnx_start(app_dir, "--port", "0", "--quiet") as (url, _):
+                assert httpx.post(f"{url}/api/iris", json={"data": IRIS_ROWS}, timeout=60).status_code == 200
+        lookups = {(a["funnx.model"], a["funnx.cache"]): p.as_int for a, p in receiver.points("funnx.model.cache")}
+        loads = [(a["funnx.cache"], p.count) for a, p in receiver.points("funnx.model.load.duration")]
+        spans = [_attributes(s.attributes)["funnx.cache"] for s in receiver.spans() if s.name == "funnx.model.load"]
+        seen.append((lookups, loads, spans))
+    assert seen == [
+        ({("iris", "miss"): 1}, [("miss", 1)], ["miss"]),
+        ({("iris", "hit"): 1}, [("hit", 1)], ["hit"]),
+    ]
 
 
 BATCH_PROBE = """
