@@ -50,24 +50,30 @@ def _get() -> _Instruments | None:
 
 
 def _decide() -> None:
+    """Set ``_instruments`` once, after setup finishes: until then other threads wait on the lock in _get."""
     global _instruments  # noqa: PLW0603 - the once-per-process decision
+    _instruments = _turn_on()
+
+
+def _turn_on() -> _Instruments | None:
     appinsights, otlp = os.environ.get(APPINSIGHTS_SETTING), os.environ.get(OTLP_SETTING)
-    _instruments = None
     if not appinsights and not otlp:
-        return
+        return None
+    setting = APPINSIGHTS_SETTING if appinsights else OTLP_SETTING
     try:
         from . import telemetry_setup
 
         meter, tracer = telemetry_setup.configure(appinsights=bool(appinsights), otlp=bool(otlp))
+        return _Instruments(meter, tracer)
     except ImportError as err:
         wanted = "azure-monitor-opentelemetry" if appinsights else "opentelemetry-exporter-otlp-proto-http"
         log.info(  # App Insights is often set for the host's own logs alone: not a problem to warn about
             "funnx telemetry is off: %s is set but %s cannot be imported (%s); to export per-model metrics "
-            "and spans, add it to requirements.txt (see funnx init --telemetry)",
-            APPINSIGHTS_SETTING if appinsights else OTLP_SETTING, wanted, err,
+            "and spans, add it to requirements.txt (see funnx init --telemetry)", setting, wanted, err,
         )  # fmt: skip
-        return
-    _instruments = _Instruments(meter, tracer)
+    except Exception as err:  # a malformed setting must not fail requests: serve without telemetry
+        log.warning("funnx telemetry is off: the exporter for %s could not be set up: %s", setting, err)
+    return None
 
 
 class _Instruments:

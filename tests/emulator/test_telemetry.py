@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -172,7 +173,8 @@ def test_application_insights_and_otlp_both_get_the_telemetry(app_dir: Path, mon
     Application Insights' ingestion endpoint is the loopback receiver, named in the connection string."""
     assert run_cli("new", "iris", "--model", iris_path(), "--app", app_dir).exit_code == 0
     with otlp_receiver() as receiver:
-        key = "00000000-0000-0000-0000-000000000000"
+        key = str(uuid.uuid4())  # the exporter keeps unsent telemetry on disk per key, and sends it on a later start
+        monkeypatch.setenv("TMPDIR", str(app_dir.parent))  # ... in the temp folder: keep it to this test
         connection = f"InstrumentationKey={key};IngestionEndpoint={receiver.url}/;LiveEndpoint={receiver.url}/"
         monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", connection)
         monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")  # no calls to Microsoft's own endpoint
@@ -185,7 +187,8 @@ def test_application_insights_and_otlp_both_get_the_telemetry(app_dir: Path, mon
     dependencies = [e["data"]["baseData"] for e in receiver.envelopes if e["name"].endswith("RemoteDependency")]
     predicts = [d for d in dependencies if d["name"] == "funnx.predict"]
     assert len(predicts) == 2 and all(d["properties"]["funnx.model"] == "iris" for d in predicts)
-    assert len([d for d in dependencies if d["name"] == "funnx.session.run"]) == 2
+    runs = [d for d in dependencies if d["name"] == "funnx.session.run"]
+    assert len(runs) == 2, [(d["id"], d.get("properties"), d.get("duration")) for d in dependencies]
     counted = [
         (metric["value"], e["data"]["baseData"].get("properties", {}))
         for e in receiver.envelopes
@@ -283,3 +286,16 @@ def test_init_telemetry_lists_the_exporters_at_the_tested_versions(tmp_path: Pat
         "opentelemetry-exporter-otlp-proto-http==1.45.1",
     ]
     assert set(exporters) <= set(constraints)
+
+
+@pytest.mark.usefixtures("no_exporters")
+def test_a_malformed_connection_string_leaves_telemetry_off_and_requests_served(app_dir: Path) -> None:
+    assert run_cli("new", "iris", "--model", iris_path(), "--app", app_dir).exit_code == 0
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", OFF_PROBE, str(app_dir)], capture_output=True, text=True, check=True, cwd=repo,
+        env={**os.environ, "APPLICATIONINSIGHTS_CONNECTION_STRING": "not a connection string"},
+    )  # fmt: skip
+    status, enabled, _ = json.loads(done.stdout)
+    assert (status, enabled) == (200, False)
+    assert "funnx telemetry is off: the exporter for APPLICATIONINSIGHTS_CONNECTION_STRING" in done.stderr
