@@ -15,9 +15,12 @@ from .options import APP_OPTION, app_functions
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite existing app files (local.settings.json is never overwritten).")
-def init(directory: Path, force: bool) -> None:
+@click.option(
+    "--telemetry", is_flag=True, help="List the OpenTelemetry exporters in requirements.txt (docs: Telemetry)."
+)
+def init(directory: Path, force: bool, telemetry: bool) -> None:
     """Create a Functions app in DIRECTORY (default: the current folder)."""
-    files = plan_init(directory, force=force)
+    files = plan_init(directory, force=force, telemetry=telemetry)
     write_files(files)
     for planned in files:
         click.echo(f"created {planned.path}")

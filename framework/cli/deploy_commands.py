@@ -14,6 +14,7 @@ from framework.generator.ci import PipelineOptions, plan_pipeline
 from framework.generator.infra import plan_infra
 from framework.generator.package import build_package
 
+from . import progress
 from .options import APP_OPTION, app_models
 
 
@@ -48,7 +49,8 @@ def package(app_dir: Path, python: str, output: Path) -> None:
     """Build a run-from-package zip: the app's files and Linux wheels of its requirements.txt."""
     target = output if output.is_absolute() else app_dir / output
     click.echo(f"installing requirements.txt for Linux x86_64, Python {python}...")
-    report = build_package(app_dir, target, python, app_models(app_dir))
+    with progress.status("pip") as pip_step, progress.bar("zipping") as zipped:
+        report = build_package(app_dir, target, python, app_models(app_dir), on_pip_step=pip_step, on_zipped=zipped)
     for path in report.updated:
         click.echo(f"updated {path} to this funnx's runtime (commit it)")
     click.echo(f"wrote {report.path} ({report.files} files, {report.size / 1e6:.1f} MB compressed)")

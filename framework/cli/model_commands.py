@@ -16,9 +16,8 @@ from framework.generator.registry_store import RegistryStore
 from framework.runtime import blobstore, registry
 from framework.runtime.sources import DEFAULT_CONNECTION, check_setting_name
 
+from . import progress
 from .options import APP_OPTION
-
-PROGRESS_FROM_BYTES = 4 << 20
 
 
 def storage_options(command: Any) -> Any:
@@ -69,18 +68,9 @@ def upload(file: Path, name: str, version: str | None, tags: tuple[str, ...], de
            app_dir: Path, connection: str, container: str | None) -> None:  # fmt: skip
     """Check FILE loads in onnxruntime, then store it as a new version of NAME."""
     parsed = _tags(tags)
-    with registry_store(app_dir, connection, container) as store, contextlib.ExitStack() as stack:
-        progress = None
-        if file.stat().st_size >= PROGRESS_FROM_BYTES:  # a bar only where there is something to watch
-            bar = stack.enter_context(click.progressbar(length=file.stat().st_size, label=f"uploading {file.name}"))
-            done = [0]
-
-            def progress(current: int, total: int | None) -> None:
-                bar.update(current - done[0])
-                done[0] = current
-
+    with registry_store(app_dir, connection, container) as store, progress.bar(f"uploading {file.name}") as shown:
         manifest = store.upload(file, name, version=version, tags=parsed, description=description,
-                                move_latest=not no_latest, progress=progress)  # fmt: skip
+                                move_latest=not no_latest, progress=shown)  # fmt: skip
     where = f"az://{registry.container_name(container)}/{registry.model_blob(manifest.name, manifest.version)}"
     digest = manifest.sha256[:12]
     click.echo(f"registered {manifest.name}:{manifest.version} ({manifest.size} bytes, sha256 {digest}…) at {where}")

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from framework.errors import GeneratorError
@@ -64,11 +65,12 @@ def _require_pip(major: int) -> None:
         )
 
 
-def install(app_dir: Path, target: Path, python: str) -> None:
+def install(app_dir: Path, target: Path, python: str, on_step: Callable[[str], None] | None = None) -> None:
     """pip install the app's requirements.txt as Linux x86_64 wheels for ``python`` into ``target``.
 
     Runs in the app folder, so relative paths in requirements.txt (the funnx runtime wheel) resolve
-    as they do in a remote build.
+    as they do in a remote build. ``on_step`` hears pip's steps as they happen ("Downloading
+    onnxruntime-...whl (17.1 MB)"), for a progress line.
     """
     if (wrong := python_versions.problem(python)) is not None:
         raise GeneratorError(wrong)
@@ -76,16 +78,15 @@ def install(app_dir: Path, target: Path, python: str) -> None:
         _require_pip(25)
     resolved = target.parent / "requirements-target.txt"
     resolved.write_text(for_target((app_dir / "requirements.txt").read_text(encoding="utf-8"), python))
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+    # pip's step lines only when someone shows them (its own bar never: its output is a pipe here)
+    quiet = ["--quiet"] if on_step is None else ["--progress-bar", "off"]
+    command = [sys.executable, "-m", "pip", "install", *quiet, "--disable-pip-version-check", "--no-compile",
                "--target", str(target), "--implementation", "cp", "--python-version", python,
                "--only-binary=:all:", "-r", str(resolved)]  # fmt: skip
     for platform in PLATFORMS:
         command[4:4] = ["--platform", platform]
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=False, cwd=app_dir, env={**os.environ, "PIP_NO_INPUT": "1"}
-    )
-    if done.returncode != 0:
-        output = done.stderr + done.stdout
+    returncode, output = _run_pip(command, app_dir, on_step)
+    if returncode != 0:
         missing = re.search(r"No matching distribution found for (\S+)", output)
         if missing:
             raise GeneratorError(
@@ -93,9 +94,25 @@ def install(app_dir: Path, target: Path, python: str) -> None:
                 "ships one, or remove it from requirements.txt (funnx packages wheels only, no remote build)"
             )
         last = [line for line in output.splitlines() if line.strip() and "WARNING: Location" not in line][-3:]
-        raise GeneratorError(
-            f"pip could not install requirements.txt: {' | '.join(last) or 'exit ' + str(done.returncode)}"
-        )
+        raise GeneratorError(f"pip could not install requirements.txt: {' | '.join(last) or 'exit ' + str(returncode)}")
+
+
+_STEPS = ("Collecting ", "Downloading ", "Installing collected packages", "Processing ")
+
+
+def _run_pip(command: list[str], app_dir: Path, on_step: Callable[[str], None] | None) -> tuple[int, str]:
+    """(exit code, everything pip printed), passing each step line to ``on_step`` as it comes."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=app_dir,
+        env={**os.environ, "PIP_NO_INPUT": "1"},
+    ) as pip:  # fmt: skip
+        assert pip.stdout is not None
+        lines = []
+        for line in pip.stdout:
+            lines.append(line)
+            if on_step is not None and line.lstrip().startswith(_STEPS):
+                on_step(line.strip())
+    return pip.returncode, "".join(lines)
 
 
 def wheel_tags(site: Path) -> dict[str, list[str]]:

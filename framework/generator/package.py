@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -107,10 +107,17 @@ def _check_app(app_dir: Path) -> None:
 
 
 def build_package(
-    app_dir: Path, output: Path, python: str = python_versions.DEFAULT, models: Sequence[OnnxModel] = ()
+    app_dir: Path,
+    output: Path,
+    python: str = python_versions.DEFAULT,
+    models: Sequence[OnnxModel] = (),
+    *,
+    on_pip_step: Callable[[str], None] | None = None,
+    on_zipped: Callable[[int, int | None], None] | None = None,
 ) -> PackageReport:
     """Write the deployment zip to ``output`` (atomically: a temporary file renamed at the end).
-    ``models``: the app's models (from its catalog), whose local files must ship."""
+    ``models``: the app's models (from its catalog), whose local files must ship. ``on_pip_step``
+    hears pip's steps; ``on_zipped`` hears (bytes zipped so far, bytes to zip) after each file."""
     _check_app(app_dir)
     previous = output.resolve()
     shipped = {name for path, name in app_files(app_dir) if path.resolve() != previous}
@@ -122,15 +129,20 @@ def build_package(
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="funnx-package-") as scratch:
         site = Path(scratch) / "site-packages"
-        dependencies.install(app_dir, site, python)
+        dependencies.install(app_dir, site, python, on_pip_step)
         entries = [entry for entry in app_files(app_dir) if entry[0].resolve() != previous]
         entries += [(path, f"{SITE_PACKAGES}/{path.relative_to(site).as_posix()}") for path in sorted(site.rglob("*"))
                     if path.is_file() and "__pycache__" not in path.parts]  # fmt: skip
         partial = output.with_name(f".{output.name}.{os.getpid()}.part")
         try:
+            sizes = {path: path.stat().st_size for path, _ in entries}
+            total, zipped = sum(sizes.values()), 0
             with zipfile.ZipFile(partial, "w", compresslevel=6) as archive:
                 for path, name in sorted(entries, key=lambda entry: entry[1]):
                     _add(archive, path, name)
+                    zipped += sizes[path]
+                    if on_zipped is not None:
+                        on_zipped(zipped, total)
             partial.replace(output)
         finally:
             partial.unlink(missing_ok=True)

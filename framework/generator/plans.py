@@ -27,9 +27,12 @@ APP_FILES = {
 }
 #: Holds secrets and local state: created once, never overwritten.
 LOCAL_SETTINGS = "local.settings.json"
+#: What `funnx init --telemetry` adds to requirements.txt: the exporters framework.runtime.telemetry uses
+#: (the versions funnx is tested with; constraints.txt pins the same).
+TELEMETRY_REQUIREMENTS = ("azure-monitor-opentelemetry==1.8.11", "opentelemetry-exporter-otlp-proto-http==1.45.1")
 
 
-def plan_init(app_dir: Path, *, force: bool = False) -> list[PlannedFile]:
+def plan_init(app_dir: Path, *, force: bool = False, telemetry: bool = False) -> list[PlannedFile]:
     if app_dir.exists() and not app_dir.is_dir():
         raise GeneratorError(f"{app_dir} exists and is not a folder")
     existing = [name for name in APP_FILES if name != LOCAL_SETTINGS and (app_dir / name).exists()]
@@ -39,7 +42,14 @@ def plan_init(app_dir: Path, *, force: bool = False) -> list[PlannedFile]:
             f"({LOCAL_SETTINGS} is never overwritten)"
         )
     files = [
-        PlannedFile(app_dir / name, render(template, runtime_wheel=runtime_wheel.requirement_line()))
+        PlannedFile(
+            app_dir / name,
+            render(
+                template,
+                runtime_wheel=runtime_wheel.requirement_line(),
+                telemetry=TELEMETRY_REQUIREMENTS if telemetry else (),
+            ),
+        )
         for name, template in APP_FILES.items()
         if not (name == LOCAL_SETTINGS and (app_dir / name).exists())
     ]

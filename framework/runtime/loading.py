@@ -16,7 +16,7 @@ from typing import Any
 
 from framework.errors import ModelUnavailable, VersionRejected
 
-from . import settings
+from . import settings, telemetry
 from .fetch import FetchedModel, RetryNotice, fetch_model, ms_since
 from .session_options import SessionConfig, create_session
 from .signature import ModelSignature, read_signature
@@ -112,6 +112,7 @@ def load_model(
         timings,
     )  # fmt: skip
     cache = ("hit" if fetched.cached else "miss") if remote else "local"
+    telemetry.record_load(name, started, timings["total_ms"] / 1000, cache)
     log.info(
         "funnx model loaded: model=%s source=%s version=%s cache=%s bytes=%d %s",
         name, source.describe(), loaded.version_label, cache, fetched.size,

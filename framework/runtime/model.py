@@ -15,7 +15,7 @@ from typing import Any
 
 from framework.errors import BadRequest, InferenceFailed, VersionRejected
 
-from . import settings
+from . import settings, telemetry
 from .lifecycle import Lifecycle
 from .loading import LoadedModel, load_model, ort_message
 from .session_options import SessionConfig, declared_config, effective_config
@@ -123,6 +123,7 @@ class OnnxModel:
         except Exception as err:
             raise self._failure(err, loaded, feeds) from None
         elapsed = time.perf_counter() - started
+        telemetry.record_run(self.name, started, elapsed)
         if not loaded.first_run_logged:
             loaded.first_run_logged = True
             loaded.timings["first_run_ms"] = round(elapsed * 1000, 2)

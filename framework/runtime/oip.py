@@ -16,7 +16,7 @@ import azure.functions as func
 from framework import __version__
 from framework.errors import NotFound
 
-from . import settings
+from . import settings, telemetry
 from .catalog import Catalog
 from .compression import choose_encoding, decode_body, encode_body
 from .datatypes import wire_name
@@ -83,6 +83,7 @@ def model_metadata(model: OnnxModel, loaded: LoadedModel) -> dict[str, Any]:
     }
 
 
+@telemetry.instrumented("oip")
 def infer(req: func.HttpRequest, model: OnnxModel, loaded: LoadedModel | None = None) -> func.HttpResponse:
     """One inference, validated and run against one version of the model (``loaded``, when the URL
     named the version, else the one served now)."""

@@ -20,7 +20,7 @@ import azure.functions as func
 
 from framework.errors import BadRequest, FunnxError, InferenceFailed
 
-from . import jsoncodec, settings
+from . import jsoncodec, settings, telemetry
 from .compression import decode_body
 from .model import OnnxModel
 from .responses import VERSION_HEADER, answers_errors, json_response
@@ -42,6 +42,7 @@ class SimpleRequest:
     named: bool
 
 
+@telemetry.instrumented("simple")
 @answers_errors
 def predict(
     req: func.HttpRequest, model: OnnxModel, preprocess: Hook | None = None, postprocess: Hook | None = None

@@ -26,6 +26,7 @@ from framework.generator import dependencies, runtime_wheel
 from framework.generator.package import app_files
 from tests.conftest import find_python, run_cli
 from tests.models import iris_path, run_direct
+from tests.unit.test_progress import in_terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +91,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     result = run_cli("package", "--app", app, "--python", THIS_PYTHON)
     assert result.exit_code == 0, result.output
     assert "largest packages" in result.output and "onnxruntime" in result.output
+    assert "zipping" not in result.output and "pip:" not in result.output  # no progress off a terminal
     return app, app / "dist" / "app.zip"
 
 
@@ -128,6 +130,16 @@ def test_every_wheel_in_the_zip_loads_on_the_functions_images(packaged: tuple[Pa
     refused = {name: found for name, found in tags.items() if not any(map(dependencies.loads_on_functions, found))}
     assert refused == {}
     assert not dependencies.loads_on_functions("cp313-cp313-manylinux_2_34_x86_64")  # the rule itself bites
+
+
+def test_on_a_terminal_package_shows_pip_steps_and_a_zipping_bar(packaged: tuple[Path, Path], tmp_path: Path) -> None:
+    app, archive = packaged
+    args = ["package", "--app", str(app), "--python", THIS_PYTHON, "-o", str(tmp_path / "shown.zip")]
+    code, shown = in_terminal([sys.executable, "-m", "framework.cli.main", *args])
+    assert code == 0, shown
+    assert "pip: Processing ./wheels/funnx_runtime" in shown or "pip: Collecting" in shown, shown
+    assert "zipping" in shown and "100%" in shown, shown
+    assert (tmp_path / "shown.zip").read_bytes() == archive.read_bytes()  # progress changes nothing built
 
 
 def test_repeat_builds_give_the_same_zip(packaged: tuple[Path, Path], tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ DEPLOYED = {
         "__init__", "apidocs", "blobstore", "cache", "catalog", "compression", "datatypes", "discovery",
         "examples", "fetch", "hostconfig", "jsoncodec", "lifecycle", "loading", "model", "naming", "oip",
         "oip_codec", "openapi", "registry", "responses", "session_options", "settings", "signature", "simple",
-        "sizes", "sources", "speculative", "tensors",
+        "sizes", "sources", "speculative", "telemetry", "telemetry_setup", "tensors",
     )),
 }  # fmt: skip
 
