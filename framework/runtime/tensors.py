@@ -44,11 +44,9 @@ def json_to_array(value: Any, spec: TensorSpec, *, body_has_bools: bool = True) 
         except (ValueError, TypeError):
             pass  # not a clean numeric array: the general path below says what is wrong
         else:
-            # numpy reads null and "nan" as NaN here; a NaN (or inf - inf) in the sum sends the input
-            # down the general path, which refuses those and accepts a JSON NaN literal
-            with np.errstate(all="ignore"):  # inf - inf is NaN too, and not worth a warning
-                total = array.sum()
-            if not np.isnan(total):
+            # numpy reads null and "nan" as NaN here: a NaN sends the input down the general path,
+            # which refuses those and accepts a JSON NaN literal (isnan + any: ~2 µs, a sum in errstate ~9)
+            if not np.isnan(array).any():
                 check_shape(array, spec)
                 return array
     try:
