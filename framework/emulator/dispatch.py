@@ -192,7 +192,9 @@ class Dispatcher:
     async def _admitted(
         self, request: RawRequest, headers: dict[str, str], method: str, function: HttpFunction, route: dict[str, str]
     ) -> RawResponse:
-        query = parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+        query = (
+            parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True) if request.query_string else []
+        )
         if self.keys is not None and not self.keys.authorized(
             function.auth_level, function.name, _given_key(request.headers, query)
         ):
@@ -204,16 +206,15 @@ class Dispatcher:
             return RawResponse(413, [("content-type", "application/json"), ("content-length", str(len(error)))], error)
         request.body, request.read_body = body, None
         params = _joined(query, ",", lower=False)
+        if self._running is None:  # no maxConcurrentRequests: no slot to wait for (nor its context manager)
+            return await self._invoke(function, self._build_request(request, method, headers, params, route))
         async with self._slot():
-            http_request = self._build_request(request, method, headers, params, route)
-            return await self._invoke(function, http_request, headers)
+            return await self._invoke(function, self._build_request(request, method, headers, params, route))
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         """At most ``maxConcurrentRequests`` functions run at once; the others wait their turn."""
-        if self._running is None:
-            yield
-            return
+        assert self._running is not None
         await asyncio.to_thread(self._running.acquire)
         try:
             yield
@@ -229,7 +230,7 @@ class Dispatcher:
         given = {name: value for name, value in params.items() if value}
         return HostRequest(method, url, headers, given, route, request.body)
 
-    async def _invoke(self, function: HttpFunction, request: HostRequest, _headers: dict[str, str]) -> RawResponse:
+    async def _invoke(self, function: HttpFunction, request: HostRequest) -> RawResponse:
         logged = log.isEnabledFor(logging.INFO)
         wants_id = logged or function.wants_context or self.invoker.needs_invocation_id
         invocation_id = str(uuid.uuid4()) if wants_id else ""
