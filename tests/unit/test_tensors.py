@@ -7,7 +7,7 @@ import pytest
 
 from framework.errors import BadRequest
 from framework.runtime.signature import ORT_TO_NUMPY, TensorSpec
-from framework.runtime.tensors import finite_or_none, json_to_array, to_jsonable
+from framework.runtime.tensors import finite_or_none, has_bool_literals, json_to_array, to_jsonable
 
 
 def spec(type_: str, shape: tuple[int | str | None, ...] | None = ("n",)) -> TensorSpec:
@@ -95,6 +95,26 @@ def test_non_finite_numbers_take_the_same_path_whatever_the_float_type(
 def test_null_and_nan_strings_are_refused_though_numpy_reads_them_as_nan(value: list[object]) -> None:
     with pytest.raises(BadRequest, match="expects numbers"):
         json_to_array(value, spec("tensor(float)", None))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [[1.0, 2.5e-05]]}',
+        b'{"data": [1.0, true]}',
+        b'{"inputs": {"x": [false]}}',
+        b'{"data": "truth"}',
+        b'{"data": ["t", "tt", "f", "fals", "tru"]}',
+        b'{"data": [' + b'"t", ' * 100 + b"true]}",  # more letters than jumps: the plain search decides
+        b'{"data": [' + b'"f", ' * 100 + b'"x"]}',
+        b'{"data": [' + b'"t", ' * 100 + b'"f", ' * 100 + b"false]}",
+        b"true",
+        b"",
+        b"tru",
+    ],
+)
+def test_the_bool_literal_prefilter_agrees_with_a_plain_search(body: bytes) -> None:
+    assert has_bool_literals(body) is (b"true" in body or b"false" in body)
 
 
 def test_bools_and_strings() -> None:
