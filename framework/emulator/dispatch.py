@@ -48,6 +48,9 @@ class RawRequest:
     #: The socket server's body, read on demand: called with the size limit once the route and the key
     #: are known, it returns the body, or None as soon as it is over the limit. None: ``body`` is whole.
     read_body: Callable[[int], Awaitable[bytes | None]] | None = None
+    #: ``headers`` as the host passes them on (names lower-cased, repeated values joined with ","), when
+    #: the caller built them already; None: made from ``headers``.
+    joined_headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,12 @@ def _joined(pairs: list[tuple[str, str]], separator: str, lower: bool) -> dict[s
     return joined
 
 
+def join_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """Headers as the host passes them on: names lower-cased, repeated values joined with "," in order
+    (as Kestrel's StringValues.ToString() joins them)."""
+    return _joined(headers, ",", lower=True)
+
+
 async def _body_within(request: RawRequest, limit: int) -> bytes | None:
     """The request's body if it is at most ``limit`` bytes, else None."""
     if request.read_body is None:
@@ -124,6 +133,7 @@ class Dispatcher:
         self._count_lock = threading.Lock()
         limit = options.max_concurrent_requests
         self._running = threading.BoundedSemaphore(limit) if limit is not None else None
+        self._custom_headers = [(name.lower(), value) for name, value in options.custom_headers.items()]
         compiled = [(compile_route(f.route), f) for f in functions]
         self.routes: list[tuple[Route, HttpFunction]] = sorted(compiled, key=lambda pair: pair[0].precedence)
 
@@ -159,11 +169,15 @@ class Dispatcher:
         return None
 
     async def handle(self, request: RawRequest) -> RawResponse:
-        headers = _joined(request.headers, ",", lower=True)  # as Kestrel's StringValues.ToString() joins them
+        headers = request.joined_headers
+        if headers is None:
+            headers = join_headers(request.headers)
         response = await self._respond(request, headers)
-        extra = [(k.lower(), v) for k, v in self.options.custom_headers.items()]
+        extra = self._custom_headers
         if self.cors is not None:
-            extra += self.cors.headers(headers.get("origin"))
+            extra = extra + self.cors.headers(headers.get("origin"))
+        if not extra:
+            return response
         present = {name for name, _ in response.headers}
         added = [(k, v) for k, v in extra if k not in present]  # like the host's TryAdd: the function's value wins
         return RawResponse(response.status, response.headers + added, response.body)
