@@ -17,6 +17,7 @@ from datetime import datetime
 from http.cookies import Morsel
 from typing import Any
 
+from azure.functions import HttpResponse
 from azure.functions.http import HttpRequest, HttpResponseConverter
 
 from .context import EmulatorContext
@@ -69,6 +70,15 @@ class DirectInvoker:
 
 
 def _encode(result: Any) -> Reply:
+    if type(result) is HttpResponse:  # azure.functions' own class, the usual reply
+        plain = _without_cookies(result)
+        if plain is not None:
+            return plain
+    return _converted(result)
+
+
+def _converted(result: Any) -> Reply:
+    """The reply through azure.functions' own ``HttpResponseConverter``, as the worker encodes it."""
     try:
         datum = HttpResponseConverter.encode(result, expected_type=None)
     except NotImplementedError:  # the worker's words for it
@@ -81,6 +91,24 @@ def _encode(result: Any) -> Reply:
     cookies = [_cookie(name, morsel) for jar in value["cookies"] or [] for name, morsel in jar.items()]
     headers = {name: header.value for name, header in value["headers"].items()}
     return http_reply(value["status_code"].value, headers, cookies, value["body"].value)
+
+
+def _without_cookies(response: HttpResponse) -> Reply | None:
+    """What ``HttpResponseConverter.encode`` and the host make of a response that sets no cookie
+    (None when it sets one): the same steps, content-type added to the response as it does, without
+    its two header lookups that each raise and catch a werkzeug KeyError (~15 µs a request)."""
+    headers = response.headers
+    lines = list(headers.items())
+    names = {name.lower() for name, _ in lines}
+    if "set-cookie" in names:
+        return None
+    if "content-type" not in names:
+        mimetype = response.mimetype
+        content_type = f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/") else f"{mimetype}"
+        headers["content-type"] = content_type
+        lines.append(("content-type", content_type))
+    body = response.get_body()
+    return http_reply(str(response.status_code), dict(lines), [], body if body is not None else b"")
 
 
 def _cookie(name: str, morsel: Morsel[str]) -> Cookie:
