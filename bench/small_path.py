@@ -50,7 +50,9 @@ class Section(batching.Section):
 
 
 def checkout(commit: str, scratch: Path) -> Path:
-    """framework/ as of ``commit``, extracted under ``scratch``."""
+    """framework/ as of ``commit``, extracted under ``scratch`` (or ``commit`` itself: a folder holding one)."""
+    if (Path(commit) / "framework").is_dir():
+        return Path(commit)
     folder = scratch / commit
     folder.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", commit, "framework"], cwd=REPO, capture_output=True, check=True)
@@ -128,7 +130,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md's small-model table")
     parser.add_argument(
         "--variant", action="append", default=[], metavar="NAME=COMMIT",
-        help="also measure funnx as of COMMIT (its framework/ from git), e.g. before=main",
+        help="also measure funnx as of COMMIT (its framework/ from git, or a folder holding one), e.g. before=main",
     )  # fmt: skip
     options = parser.parse_args()
     variants = dict(item.split("=", 1) for item in options.variant)
