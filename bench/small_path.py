@@ -10,6 +10,7 @@ target into docs/benchmarks.md in place of the last full run's, saying where the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -21,7 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import batching, batching_report
+from bench import batching, batching_report, loadgen
+from bench.servers import Server, running
 from framework.runtime.naming import model_setting
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,12 +43,23 @@ class Section(batching.Section):
         self.variants = variants
 
     def small_round(self) -> None:
-        super().small_round()
+        for server in self.small_servers():
+            self.load("small", server)
+
+    def small_servers(self) -> list[Server]:
+        """The floor, FastAPI inline, funnx (this checkout) and the variants, on their own ports."""
+        model = str(self.app / "models" / f"{batching.SMALL}.onnx")
         threads = {model_setting(batching.SMALL, "intra_op_threads"): str(batching.SMALL_INTRA_OP_THREADS)}
+        servers = [
+            self.plain("floor", "bench.floor_server", "/", model),
+            self.plain("FastAPI inline", "bench.fastapi_baseline", "/predict-inline", model),
+            self.funnx("funnx", threads, {"small": f"/api/{batching.SMALL}"}),
+        ]
         for name, folder in self.variants.items():
             server = self.funnx(name, {**threads, "PYTHONPATH": str(folder)}, {"small": f"/api/{batching.SMALL}"})
             # -P: the working directory (this checkout) does not go before PYTHONPATH's framework/
-            self.load("small", dataclasses.replace(server, command=[sys.executable, "-P", *server.command[1:]]))
+            servers.append(dataclasses.replace(server, command=[sys.executable, "-P", *server.command[1:]]))
+        return servers
 
 
 def checkout(commit: str, scratch: Path) -> Path:
@@ -71,6 +84,31 @@ def measure(rounds: int, seconds: float, variants: dict[str, str]) -> dict[str, 
             print(f"bench: small round {index + 1}/{plan.rounds} (load {load[-1]:.1f})", file=sys.stderr, flush=True)
             section.run_round()
         return {**section.results(), "load": [*load, os.getloadavg()[0]]}
+
+
+def paired(reps: int, seconds: float, variants: dict[str, str], levels: tuple[int, ...]) -> dict[str, Any]:
+    """Every server up at once, loaded in turn for ``seconds`` each, ``reps`` times per level: the
+    servers share the machine's load of the moment, which rounds minutes apart do not."""
+    plan = batching.Plan(seconds=seconds, rounds=reps, mlserver="off", parts=frozenset({"small"}), levels=levels)
+    with tempfile.TemporaryDirectory(prefix="funnx-bench-") as scratch, contextlib.ExitStack() as stack:
+        folders = {name: checkout(commit, Path(scratch) / "variants") for name, commit in variants.items()}
+        section = Section(plan, Path(scratch), folders)
+        servers = section.small_servers()
+        groups = {server.name: stack.enter_context(running(server)) for server in servers}
+        body = section.payloads["small"]
+        load = [os.getloadavg()[0]]
+        for level in levels:
+            keys, points = [], []
+            for _ in range(reps):
+                for server in servers:
+                    keys.append((server.name, level))
+                    points.append({"url": server.url + server.paths["small"], "body": body.body,
+                                   "headers": body.headers, "concurrency": level, "seconds": seconds,
+                                   "warmup": 0.3, "server_group": groups[server.name]})  # fmt: skip
+            for (name, at), sample in zip(keys, loadgen.measure(points), strict=True):
+                section.samples[("small", name, "small", at)].append(sample)
+            load.append(os.getloadavg()[0])
+        return {**section.results(), "load": load, "paired": True}
 
 
 def variant_table(results: dict[str, Any], names: list[str]) -> str:
@@ -103,8 +141,14 @@ def splice(markdown: str, results: dict[str, Any]) -> str:
     table = batching_report.small_table(rows)
     load = ", ".join(f"{value:.1f}" for value in results.get("load", []))
     day = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    plan = results["plan"]
+    how = (
+        f"every server up at once and loaded in turn, {plan['rounds']} times per level for {plan['seconds']:g} s"
+        if results.get("paired")
+        else f"{plan['rounds']} rounds"
+    )
     note = (
-        f"(From `python -m bench.small_path` on {day}, {results['plan']['rounds']} rounds; "
+        f"(From `python -m bench.small_path{' --paired' if results.get('paired') else ''}` on {day}, {how}; "
         f"load average {load} on {os.cpu_count()} cores. The client ceiling above is from the full run.)"
     )
     found = SMALL_TABLE.search(markdown)
@@ -127,6 +171,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--json", type=Path, help="also keep the raw results here")
+    parser.add_argument(
+        "--paired", action="store_true",
+        help="start every server at once and load them in turn, --rounds times per level (no client ceiling)",
+    )  # fmt: skip
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md's small-model table")
     parser.add_argument(
         "--variant", action="append", default=[], metavar="NAME=COMMIT",
@@ -134,7 +182,10 @@ def main() -> None:
     )  # fmt: skip
     options = parser.parse_args()
     variants = dict(item.split("=", 1) for item in options.variant)
-    results = measure(options.rounds, options.seconds, variants)
+    if options.paired:
+        results = paired(options.rounds, options.seconds, variants, (1, 8, 32))
+    else:
+        results = measure(options.rounds, options.seconds, variants)
     rows = batching_report.Rows(results)
     print(batching_report.client_table(rows), "", batching_report.small_table(rows), sep="\n")
     if variants:
