@@ -202,13 +202,14 @@ def test_closing_the_host_ends_its_worker_threads(tmp_path: Path) -> None:
     at most PYTHON_THREADPOOL_THREAD_COUNT of them, and none is left once the client closes."""
     app = fidelity(tmp_path)
     (app / "host.json").write_text('{"version": "2.0"}')  # no maxConcurrentRequests: only the pool limits
+    before = set(threading.enumerate())  # other tests' hosts may still have theirs
     host = EmulatorHost(app, settings={"PYTHON_THREADPOOL_THREAD_COUNT": "2"}, worker="direct")
     with contextlib.closing(host), TestClient(host=host) as client:
         with ThreadPoolExecutor(6) as callers:
             replies = list(callers.map(lambda _: client.get("/api/slow?seconds=0.2").status_code, range(6)))
         assert replies == [200] * 6
         assert client.get("/api/peak").text == "2"
-        workers = [t for t in threading.enumerate() if t.name.startswith("funnx-worker_")]
+        workers = [t for t in set(threading.enumerate()) - before if t.name.startswith("funnx-worker_")]
         assert workers and {t.name for t in workers} <= {"funnx-worker_0", "funnx-worker_1"}
     for thread in workers:
         thread.join(WAIT)
