@@ -61,6 +61,8 @@ class Plan:
     levels: tuple[int, ...] = (1, 8, 32)
     large_sizes: tuple[int, ...] = LARGE_SIZES
     mlserver: str = "auto"
+    #: Which parts run: "client" (ceiling), "large" (HTTP and MLServer), "in-process", "small".
+    parts: frozenset[str] = frozenset({"client", "large", "in-process", "small"})
 
 
 def batch_settings(model: str) -> dict[str, str]:
@@ -120,7 +122,8 @@ class Section:
         self.plan = plan
         self.scratch = scratch
         build_large = functools.partial(mlp, sizes=plan.large_sizes)
-        self.app = make_app(scratch / "app", [SMALL, LARGE], extra={LARGE: build_large})
+        large = bool(plan.parts & {"large", "in-process"})  # a 100 MB model: built only when measured
+        self.app = make_app(scratch / "app", [SMALL, LARGE] if large else [SMALL], extra={LARGE: build_large})
         self.large_path = self.app / "models" / f"{LARGE}.onnx"
         example = MODELS[SMALL][1]
         large_example = np.random.default_rng(2).standard_normal((1, plan.large_sizes[0]), dtype=np.float32)
@@ -203,14 +206,22 @@ class Section:
     def run_round(self) -> None:
         levels_paths = {"binary": f"/api/v2/models/{LARGE}/infer", "json": f"/api/{LARGE}",
                         "oip-json": f"/api/v2/models/{LARGE}/infer"}  # fmt: skip
-        self.load("client", self.plain("trivial server", "bench.floor_server", "/", "--trivial"))
-        self.load("large", self.funnx("funnx", {}, levels_paths))
-        self.load("large", self.funnx("funnx batched", batch_settings(LARGE), levels_paths))
-        mlserver = self.mlserver_server()
-        if mlserver is not None:
-            self.load("large", mlserver)
-        self.in_process("funnx", {})
-        self.in_process("funnx batched", batch_settings(LARGE))
+        parts = self.plan.parts
+        if "client" in parts:
+            self.load("client", self.plain("trivial server", "bench.floor_server", "/", "--trivial"))
+        if "large" in parts:
+            self.load("large", self.funnx("funnx", {}, levels_paths))
+            self.load("large", self.funnx("funnx batched", batch_settings(LARGE), levels_paths))
+            mlserver = self.mlserver_server()
+            if mlserver is not None:
+                self.load("large", mlserver)
+        if "in-process" in parts:
+            self.in_process("funnx", {})
+            self.in_process("funnx batched", batch_settings(LARGE))
+        if "small" in parts:
+            self.small_round()
+
+    def small_round(self) -> None:
         small_model = str(self.app / "models" / f"{SMALL}.onnx")
         self.load("small", self.plain("floor", "bench.floor_server", "/", small_model))
         self.load("small", self.plain("FastAPI inline", "bench.fastapi_baseline", "/predict-inline", small_model))
@@ -228,7 +239,11 @@ class Section:
             "rows": rows,
             "batching": {where: describe_batching(report) for where, report in self.batching.items()},
             "mlserver": self.mlserver,
-            "model": {"sizes": list(sizes), "parameters": parameters, "mb": self.large_path.stat().st_size / 1e6},
+            "model": {
+                "sizes": list(sizes),
+                "parameters": parameters,
+                "mb": self.large_path.stat().st_size / 1e6 if self.large_path.exists() else 0.0,
+            },
             "settings": batch_settings(LARGE),
             "plan": {"seconds": self.plan.seconds, "rounds": self.plan.rounds, "levels": list(self.plan.levels)},
         }

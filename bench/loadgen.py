@@ -103,7 +103,7 @@ async def _point(point: dict[str, Any], group: int | None) -> dict[str, Any]:
 
 
 async def _run(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [await _point(point, spec.get("server_group")) for point in spec["points"]]
+    return [await _point(point, point.get("server_group", spec.get("server_group"))) for point in spec["points"]]
 
 
 def measure(points: list[dict[str, Any]], server_group: int | None = None) -> list[dict[str, Any]]:
@@ -112,7 +112,7 @@ def measure(points: list[dict[str, Any]], server_group: int | None = None) -> li
     A point: ``url``, ``body`` (bytes), ``headers``, ``concurrency``, ``seconds``, ``warmup`` (seconds
     of load before the window), optional ``method`` (POST). A result: requests/s, p50/p90 latency,
     non-200 count, client CPU share, and the server's CPU µs per request when ``server_group`` (the
-    server's process group id) is given.
+    server's process group id) is given (a point's own ``server_group`` wins: servers loaded in turn).
     """
     with tempfile.TemporaryDirectory(prefix="funnx-bench-bodies-") as folder:
         specs = []

@@ -47,7 +47,15 @@ LAYERS = [
     ),
     ("ASGI adapter (emulator/asgi.py)", ("emulator/asgi.py",)),
     ("settings lookups (runtime/settings.py, os.environ)", ("runtime/settings.py", "os.py", "<frozen os>")),
-    ("thread-pool hop (concurrent.futures, threading, queue)", ("concurrent/futures/", "threading.py", "queue.py")),
+    (
+        "thread-pool hop (emulator/workers.py; concurrent.futures, threading, queue)",
+        ("emulator/workers.py", "concurrent/futures/", "threading.py", "queue.py"),
+    ),
+    (
+        "worker invoker (emulator/direct_invoker.py, invocation.py; werkzeug headers)",
+        ("emulator/direct_invoker.py", "emulator/invocation.py", "werkzeug/"),
+    ),
+    ("HTTP limits protocol (emulator/protocol.py)", ("emulator/protocol.py",)),
     ("uvicorn (httptools protocol, ASGI cycle)", ("uvicorn/",)),
     ("event loop (asyncio, uvloop, task bookkeeping)", ("asyncio/", "uvloop/", "_weakrefset.py")),
     ("FastAPI / Starlette / pydantic", ("fastapi/", "starlette/", "pydantic")),
@@ -59,7 +67,7 @@ INCLUSIVE = {
     "AsgiApp.__call__ (whole request on the loop, minus the hop)": r"AsgiApp\.__call__ ",
     "Dispatcher._build_request (func.HttpRequest)": r"_build_request ",
     "dispatch _convert (HttpResponse → status/headers/body)": r"_convert \(.*dispatch",
-    "Dispatcher._call_sync (the function on its thread)": r"_call_sync ",
+    "WorkerPool._work (the function on its worker thread)": r"WorkerPool\._work ",
     "simple.predict (the handler)": r"predict \(.*runtime/simple\.py",
     "OnnxModel.run (session.run + bookkeeping)": r"OnnxModel\.run |run \(.*runtime/model\.py",
 }

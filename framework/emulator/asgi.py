@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from .dispatch import Dispatcher, RawRequest
+from .dispatch import Dispatcher, RawRequest, join_headers
 
 Scope = dict[str, Any]
 
@@ -62,8 +62,17 @@ class AsgiApp:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        host = next((v for k, v in headers if k.lower() == "host"), None)
+        headers: list[tuple[str, str]] = []
+        joined: dict[str, str] = {}  # what the host hands the worker, built in the same pass
+        repeated = False
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers.append((name, value))
+            repeated = repeated or name in joined
+            joined[name] = value
+        if repeated:  # rare: join them in order, in linear time
+            joined = join_headers(headers)
+        host = joined.get("host")
         if host is None and scope.get("server"):
             server_host, server_port = scope["server"]
             host = f"{server_host}:{server_port}"
@@ -73,6 +82,7 @@ class AsgiApp:
             path=raw_path.decode("latin-1") if (raw_path := scope.get("raw_path")) else quote(scope["path"]),
             query_string=scope.get("query_string", b""),
             headers=headers,
+            joined_headers=joined,
             base_url=f"{scope.get('scheme', 'http')}://{host or 'localhost'}",
             read_body=reader.read,
         )

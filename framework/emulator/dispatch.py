@@ -48,6 +48,9 @@ class RawRequest:
     #: The socket server's body, read on demand: called with the size limit once the route and the key
     #: are known, it returns the body, or None as soon as it is over the limit. None: ``body`` is whole.
     read_body: Callable[[int], Awaitable[bytes | None]] | None = None
+    #: ``headers`` as the host passes them on (names lower-cased, repeated values joined with ","), when
+    #: the caller built them already; None: made from ``headers``.
+    joined_headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,12 @@ def _joined(pairs: list[tuple[str, str]], separator: str, lower: bool) -> dict[s
     return joined
 
 
+def join_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """Headers as the host passes them on: names lower-cased, repeated values joined with "," in order
+    (as Kestrel's StringValues.ToString() joins them)."""
+    return _joined(headers, ",", lower=True)
+
+
 async def _body_within(request: RawRequest, limit: int) -> bytes | None:
     """The request's body if it is at most ``limit`` bytes, else None."""
     if request.read_body is None:
@@ -124,6 +133,7 @@ class Dispatcher:
         self._count_lock = threading.Lock()
         limit = options.max_concurrent_requests
         self._running = threading.BoundedSemaphore(limit) if limit is not None else None
+        self._custom_headers = [(name.lower(), value) for name, value in options.custom_headers.items()]
         compiled = [(compile_route(f.route), f) for f in functions]
         self.routes: list[tuple[Route, HttpFunction]] = sorted(compiled, key=lambda pair: pair[0].precedence)
 
@@ -159,11 +169,15 @@ class Dispatcher:
         return None
 
     async def handle(self, request: RawRequest) -> RawResponse:
-        headers = _joined(request.headers, ",", lower=True)  # as Kestrel's StringValues.ToString() joins them
+        headers = request.joined_headers
+        if headers is None:
+            headers = join_headers(request.headers)
         response = await self._respond(request, headers)
-        extra = [(k.lower(), v) for k, v in self.options.custom_headers.items()]
+        extra = self._custom_headers
         if self.cors is not None:
-            extra += self.cors.headers(headers.get("origin"))
+            extra = extra + self.cors.headers(headers.get("origin"))
+        if not extra:
+            return response
         present = {name for name, _ in response.headers}
         added = [(k, v) for k, v in extra if k not in present]  # like the host's TryAdd: the function's value wins
         return RawResponse(response.status, response.headers + added, response.body)
@@ -192,7 +206,9 @@ class Dispatcher:
     async def _admitted(
         self, request: RawRequest, headers: dict[str, str], method: str, function: HttpFunction, route: dict[str, str]
     ) -> RawResponse:
-        query = parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+        query = (
+            parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True) if request.query_string else []
+        )
         if self.keys is not None and not self.keys.authorized(
             function.auth_level, function.name, _given_key(request.headers, query)
         ):
@@ -204,16 +220,15 @@ class Dispatcher:
             return RawResponse(413, [("content-type", "application/json"), ("content-length", str(len(error)))], error)
         request.body, request.read_body = body, None
         params = _joined(query, ",", lower=False)
+        if self._running is None:  # no maxConcurrentRequests: no slot to wait for (nor its context manager)
+            return await self._invoke(function, self._build_request(request, method, headers, params, route))
         async with self._slot():
-            http_request = self._build_request(request, method, headers, params, route)
-            return await self._invoke(function, http_request, headers)
+            return await self._invoke(function, self._build_request(request, method, headers, params, route))
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
         """At most ``maxConcurrentRequests`` functions run at once; the others wait their turn."""
-        if self._running is None:
-            yield
-            return
+        assert self._running is not None
         await asyncio.to_thread(self._running.acquire)
         try:
             yield
@@ -229,7 +244,7 @@ class Dispatcher:
         given = {name: value for name, value in params.items() if value}
         return HostRequest(method, url, headers, given, route, request.body)
 
-    async def _invoke(self, function: HttpFunction, request: HostRequest, _headers: dict[str, str]) -> RawResponse:
+    async def _invoke(self, function: HttpFunction, request: HostRequest) -> RawResponse:
         logged = log.isEnabledFor(logging.INFO)
         wants_id = logged or function.wants_context or self.invoker.needs_invocation_id
         invocation_id = str(uuid.uuid4()) if wants_id else ""

@@ -20,7 +20,7 @@ import azure.functions as func
 
 from framework.errors import EmulatorError, FunnxError
 from framework.runtime.catalog import Catalog, catalog_of
-from framework.runtime.settings import SCRIPT_ROOT_SETTING
+from framework.runtime.settings import SCRIPT_ROOT_SETTING, reread
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
 from .cors import CorsPolicy
@@ -111,6 +111,7 @@ class EmulatorHost:
                 self._set_env({"AZURE_FUNCTIONS_ENVIRONMENT": "Development"})
             for name, value in apply_values(self.local_settings.values).items():
                 self._previous_env.setdefault(name, value)
+            reread()
             if THREAD_COUNT_SETTING not in os.environ:  # the host sets it for the worker
                 self._set_env({THREAD_COUNT_SETTING: str(DEFAULT_THREAD_COUNT)})
             options = load_http_options(self.app_dir)
@@ -136,6 +137,7 @@ class EmulatorHost:
             if self._invoker is not None:
                 self._invoker.close()
             restore_environment(self._previous_env)
+            reread()
             raise
         self._open[self.app_dir] = self._open.get(self.app_dir, 0) + 1
         self._closed = False
@@ -148,6 +150,7 @@ class EmulatorHost:
         for name, value in values.items():
             self._previous_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+        reread()  # the runtime keeps some settings once read
 
     def close(self) -> None:
         if self._closed:
@@ -156,4 +159,5 @@ class EmulatorHost:
         self._open[self.app_dir] -= 1
         self.dispatcher.invoker.close()
         restore_environment(self._previous_env)
+        reread()
         self._previous_env = {}

@@ -23,7 +23,7 @@ from . import jsoncodec
 from .datatypes import BINARY_ONLY, WIRE_TO_NUMPY, decode_bytes_elements, encode_bytes_elements, wire_name, wire_of
 from .jsoncodec import dumps
 from .signature import ModelSignature, TensorSpec
-from .tensors import check_shape, coerce, refuse_bools, to_jsonable
+from .tensors import check_shape, coerce, has_bool_literals, refuse_bools, to_jsonable
 
 HEADER_LENGTH = "inference-header-content-length"
 #: numpy's limits: 64 dimensions, and sizes in bytes (8 per element at most here) below 2**63.
@@ -87,7 +87,7 @@ def parse_infer_request(body: bytes, header_length: str | None, signature: Model
     if not isinstance(inputs, list) or not inputs:
         raise BadRequest("the inference request needs a non-empty 'inputs' list")
     parameters = _object(header.get("parameters", {}), "'parameters'")
-    has_bools = b"true" in json_part or b"false" in json_part  # cheap; see tensors.json_to_array
+    has_bools = has_bool_literals(json_part)  # cheap; see tensors.json_to_array
     feeds: dict[str, Any] = {}
     offset = 0
     for index, raw in enumerate(inputs):

@@ -2,11 +2,13 @@
 
 In Azure these are the function app's application settings; locally the emulator (or ``func start``)
 loads them from local.settings.json ``Values``. They are read when a model loads, never at import,
-so tests and the emulator can set them after importing the app.
+so tests and the emulator can set them after importing the app; the body limit, needed on every
+request, is read once and kept until :func:`reread`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -64,9 +66,16 @@ def model_setting(model: str, option: str) -> str | None:
     return get(naming.model_setting(model, option))
 
 
+@functools.cache
 def body_limit() -> int:
-    """Largest request body accepted, in bytes."""
+    """Largest request body accepted, in bytes. Asked several times per request, so read once per
+    process (in Azure app settings change only with a restart); :func:`reread` forgets it."""
     return int(positive_number(BODY_LIMIT_SETTING, DEFAULT_BODY_LIMIT))
+
+
+def reread() -> None:
+    """Forget the settings read once per process: for a host (the emulator, a test) that changes them."""
+    body_limit.cache_clear()
 
 
 def too_large(what: str = "request body") -> PayloadTooLarge:

@@ -25,7 +25,7 @@ from .compression import decode_body
 from .model import OnnxModel
 from .responses import VERSION_HEADER, answers_errors, json_response
 from .signature import ModelSignature
-from .tensors import check_feeds, json_to_array
+from .tensors import check_feeds, has_bool_literals, json_to_array
 
 log = logging.getLogger("funnx.runtime")
 
@@ -104,7 +104,7 @@ def read_json_object(req: func.HttpRequest) -> tuple[dict[str, Any], bool]:
         raise BadRequest(f"request body is not valid JSON{where}: {_FORMS}") from None
     if not isinstance(payload, dict):
         raise BadRequest(f"request body must be a JSON object: {_FORMS}")
-    return payload, b"true" in body or b"false" in body
+    return payload, has_bool_literals(body)
 
 
 def decode_request(

@@ -22,6 +22,7 @@ from framework.errors import BadRequest
 from .signature import ModelSignature, TensorSpec, shared_symbol
 
 _ACCEPTED_KINDS = {"f": "fiu", "i": "iuf", "u": "iuf", "b": "b"}
+_LETTER_JUMPS = 32  # has_bool_literals: then the plain search
 _KIND_NAMES = {"f": "numbers", "i": "integers", "u": "non-negative integers", "b": "true/false values"}
 
 
@@ -44,11 +45,9 @@ def json_to_array(value: Any, spec: TensorSpec, *, body_has_bools: bool = True) 
         except (ValueError, TypeError):
             pass  # not a clean numeric array: the general path below says what is wrong
         else:
-            # numpy reads null and "nan" as NaN here; a NaN (or inf - inf) in the sum sends the input
-            # down the general path, which refuses those and accepts a JSON NaN literal
-            with np.errstate(all="ignore"):  # inf - inf is NaN too, and not worth a warning
-                total = array.sum()
-            if not np.isnan(total):
+            # numpy reads null and "nan" as NaN here: a NaN sends the input down the general path,
+            # which refuses those and accepts a JSON NaN literal (isnan + any: ~2 µs, a sum in errstate ~9)
+            if not np.isnan(array).any():
                 check_shape(array, spec)
                 return array
     try:
@@ -58,6 +57,26 @@ def json_to_array(value: Any, spec: TensorSpec, *, body_has_bools: bool = True) 
             f"input '{spec.name}' is not a rectangular array: every row must have the same length"
         ) from None
     return coerce(array, spec)
+
+
+def has_bool_literals(body: bytes) -> bool:
+    """Whether ``true`` or ``false`` occurs in ``body`` (the ``body_has_bools`` of json_to_array).
+
+    ``b"true" in body`` scans a 16 kB body in ~10 µs per word; numeric JSON holds a "t" or an "f"
+    only in its few keys, so jumping between those letters (memchr) answers in ~1 µs. A body with many
+    of them (string inputs) falls back to the plain search after a few jumps."""
+    for letter, word in ((b"t", b"true"), (b"f", b"false")):
+        at = body.find(letter)
+        for _ in range(_LETTER_JUMPS):
+            if at < 0:
+                break
+            if body.startswith(word, at):
+                return True
+            at = body.find(letter, at + 1)
+        else:
+            if word in body[at:]:
+                return True
+    return False
 
 
 def refuse_bools(value: Any, name: str, type_name: str) -> None:

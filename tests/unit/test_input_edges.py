@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from framework.emulator import TestClient
+from framework.runtime import settings
+from framework.runtime.settings import BODY_LIMIT_SETTING
 from tests.conftest import run_cli
 from tests.models import add_one
 
@@ -77,3 +79,29 @@ def test_bool_inputs_still_take_true_and_false(app_dir: Path) -> None:
         reply = client.post("/api/mixed", json={"inputs": inputs})
         assert reply.status_code == 200, reply.text
         assert reply.json()["result"]["count"] == 1
+
+
+def test_the_body_limit_is_read_once_per_process_until_reread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It is asked several times per request; in Azure app settings change only with a restart."""
+    try:
+        monkeypatch.setenv(BODY_LIMIT_SETTING, "1000")
+        settings.reread()
+        assert settings.body_limit() == 1000
+        monkeypatch.setenv(BODY_LIMIT_SETTING, "2000")
+        assert settings.body_limit() == 1000
+        settings.reread()
+        assert settings.body_limit() == 2000
+    finally:
+        monkeypatch.undo()
+        settings.reread()
+
+
+def test_each_emulator_host_applies_its_own_body_limit(app: Path) -> None:
+    body = {"data": [1.0] * 40}
+    with TestClient(app, settings={BODY_LIMIT_SETTING: "64"}) as client:
+        assert client.post("/api/add", json=body).status_code == 413
+    with TestClient(app, settings={BODY_LIMIT_SETTING: "100000"}) as client:
+        assert client.post("/api/add", json=body).status_code == 200
+    with TestClient(app) as client:  # unset again: the host's 100 MiB
+        assert settings.body_limit() == settings.DEFAULT_BODY_LIMIT
+        assert client.post("/api/add", json=body).status_code == 200

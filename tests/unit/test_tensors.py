@@ -7,7 +7,7 @@ import pytest
 
 from framework.errors import BadRequest
 from framework.runtime.signature import ORT_TO_NUMPY, TensorSpec
-from framework.runtime.tensors import finite_or_none, json_to_array, to_jsonable
+from framework.runtime.tensors import finite_or_none, has_bool_literals, json_to_array, to_jsonable
 
 
 def spec(type_: str, shape: tuple[int | str | None, ...] | None = ("n",)) -> TensorSpec:
@@ -63,6 +63,58 @@ def test_integer_range_is_checked_for_the_dtype() -> None:
 def test_wrong_kinds_are_rejected(value: object, type_: str, fragment: str) -> None:
     with pytest.raises(BadRequest, match=fragment):
         json_to_array(value, spec(type_))
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("type_", ["tensor(float)", "tensor(double)", "tensor(float16)"])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([1.0, NAN], [1.0, NAN]),  # a JSON NaN literal (Python's json reads it) is a number
+        ([1.0, INF, -INF], [1.0, INF, -INF]),  # inf - inf is NaN in a sum, not in the array
+        ([1e300, -1e300, 2.0], None),  # overflows float16/float32 to ±inf: kept as numpy casts it
+        ([[6e4, 6e4], [-6e4, -6e4]], None),
+        ([1.0, 2.5], [1.0, 2.5]),
+    ],
+)
+def test_non_finite_numbers_take_the_same_path_whatever_the_float_type(
+    value: list[object], expected: list[float] | None, type_: str
+) -> None:
+    """The fast path (a clean numeric array without NaN) and the general one agree on non-finite input."""
+    dtype = ORT_TO_NUMPY[type_]
+    with np.errstate(over="ignore"):
+        array = json_to_array(value, spec(type_, None))
+        want = np.asarray(value if expected is None else expected).astype(dtype)
+    assert array.dtype == dtype and array.shape == want.shape
+    np.testing.assert_array_equal(array, want)
+
+
+@pytest.mark.parametrize("value", [[1.0, None], [1.0, "nan"], [[1.0, 2.0], [None, 3.0]], [1.0, "NaN", 2.0]])
+def test_null_and_nan_strings_are_refused_though_numpy_reads_them_as_nan(value: list[object]) -> None:
+    with pytest.raises(BadRequest, match="expects numbers"):
+        json_to_array(value, spec("tensor(float)", None))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [[1.0, 2.5e-05]]}',
+        b'{"data": [1.0, true]}',
+        b'{"inputs": {"x": [false]}}',
+        b'{"data": "truth"}',
+        b'{"data": ["t", "tt", "f", "fals", "tru"]}',
+        b'{"data": [' + b'"t", ' * 100 + b"true]}",  # more letters than jumps: the plain search decides
+        b'{"data": [' + b'"f", ' * 100 + b'"x"]}',
+        b'{"data": [' + b'"t", ' * 100 + b'"f", ' * 100 + b"false]}",
+        b"true",
+        b"",
+        b"tru",
+    ],
+)
+def test_the_bool_literal_prefilter_agrees_with_a_plain_search(body: bytes) -> None:
+    assert has_bool_literals(body) is (b"true" in body or b"false" in body)
 
 
 def test_bools_and_strings() -> None:
