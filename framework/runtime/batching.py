@@ -41,6 +41,12 @@ class BatchingConfig:
     max_batch_delay_ms: float  # how long after its arrival the oldest queued request waits for more
 
 
+def worker_threads(max_batch_size: int) -> int:
+    """The PYTHON_THREADPOOL_THREAD_COUNT funnx writes for an app with a batching model: twice the
+    largest batch, so one full batch can gather while another runs (a thread is held per request)."""
+    return 2 * max_batch_size
+
+
 def batch_axis_problem(signature: ModelSignature) -> str | None:
     """Why the model cannot batch (None when it can): every input and output must be a tensor whose
     first dimension is symbolic, the axis requests are joined along."""
@@ -126,6 +132,11 @@ class Batcher:
         self._arrival = threading.Condition(self._lock)  # only a collecting leader waits on it
         self._queue: list[_Request] = []
         self._busy = False  # a leader is collecting or running (then requests queue)
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a run."""
+        return len(self._queue)
 
     def run(self, loaded: Any, feeds: dict[str, Any], outputs: list[str] | None, config: BatchingConfig) -> Any:
         """(outputs, seconds) of ``feeds``, possibly computed in one run with other requests."""
