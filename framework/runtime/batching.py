@@ -99,14 +99,18 @@ class BatchStats:
 
 
 class _Request:
-    __slots__ = ("answer", "arrived", "error", "feeds", "key", "leads", "loaded", "outputs", "rows", "turn", "wait_ms")
+    """One request's inputs, its compatibility key, and, once run, its answer or error."""
 
     def __init__(self, loaded: Any, feeds: dict[str, Any], outputs: list[str] | None) -> None:
         self.loaded, self.feeds, self.outputs = loaded, feeds, outputs
-        arrays = list(feeds.values())
-        self.rows = arrays[0].shape[0] if arrays and isinstance(arrays[0], np.ndarray) and arrays[0].ndim else -1
-        joinable = self.rows >= 0 and all(isinstance(a, np.ndarray) and a.shape[:1] == (self.rows,) for a in arrays)
-        parts = tuple((name, a.dtype.str, a.shape[1:]) for name, a in sorted(feeds.items())) if joinable else id(self)
+        arrays = sorted(feeds.items())
+        first = arrays[0][1] if arrays else None
+        self.rows = first.shape[0] if isinstance(first, np.ndarray) and first.ndim else -1
+        # joinable: every input an array with the same first dimension (the rows)
+        self.joinable = self.rows >= 0 and all(
+            isinstance(a, np.ndarray) and a.shape[:1] == (self.rows,) for _, a in arrays
+        )
+        parts = tuple((name, a.dtype.str, a.shape[1:]) for name, a in arrays) if self.joinable else id(self)
         self.key = (id(loaded), tuple(outputs) if outputs else None, parts)
         self.arrived = time.perf_counter()
         self.wait_ms = 0.0
@@ -151,13 +155,10 @@ class Batcher:
             request.turn.wait()
             if not request.leads:
                 return request.outcome()
-            batch = self._collect(request, config)
-        else:
-            batch = [request]
         try:
-            self._execute(batch)
+            self._execute(self._collect(request, config) if queued else [request])
         finally:
-            self._hand_over()
+            self._hand_over()  # whatever happened, the next queued request gets its turn
         return request.outcome()
 
     def _collect(self, leader: _Request, config: BatchingConfig) -> list[_Request]:
@@ -172,7 +173,7 @@ class Batcher:
                         batch.append(queued)
                         rows += queued.rows
                 remaining = deadline - time.perf_counter()
-                if rows >= config.max_batch_size or remaining <= 0:
+                if rows >= config.max_batch_size or remaining <= 0 or not leader.joinable:
                     break
                 self._arrival.wait(remaining)
             taken = {id(queued) for queued in batch}

@@ -237,3 +237,26 @@ def test_a_model_without_a_batch_axis_runs_unbatched_and_says_why(tmp_path: Path
 
 def test_the_thread_count_lets_a_full_batch_gather_while_another_runs() -> None:
     assert worker_threads(32) == 64
+
+
+def test_a_request_that_cannot_join_anything_does_not_wait_for_company(tmp_path: Path) -> None:
+    """Inputs whose first dimensions differ (the model allows it) cannot join a batch: when such a
+    request leads a run it runs at once instead of waiting the (10-minute) delay for others."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["a_out"]), helper.make_node("Identity", ["b"], ["b_out"])],
+        "two_batches",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", 2]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["m", 2])],
+        [helper.make_tensor_value_info("a_out", TensorProto.FLOAT, ["n", 2]),
+         helper.make_tensor_value_info("b_out", TensorProto.FLOAT, ["m", 2])],
+    )  # fmt: skip
+    path = _save(helper.make_model(graph, opset_imports=OPSET), tmp_path / "two.onnx")
+    model = GatedModel("two", str(path), max_batch_size=8, max_batch_delay_ms=600_000)
+    loaded, calls = model.get(), Calls()
+    calls.start(lambda: model.run(loaded, {"a": np.ones((1, 2), np.float32), "b": np.ones((1, 2), np.float32)}))
+    assert model.entered.wait(WAIT)
+    calls.start(lambda: model.run(loaded, {"a": np.ones((1, 2), np.float32), "b": np.zeros((3, 2), np.float32)}))
+    wait_queued(model, 1)
+    model.gate.set()
+    results = calls.join()
+    assert model.runs == [1, 1] and results[1][0][1].shape == (3, 2)
