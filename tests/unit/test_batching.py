@@ -211,7 +211,12 @@ def test_app_settings_override_the_declared_batching(
     monkeypatch.setenv("FUNNX_MY_MODEL_MAX_BATCH_DELAY_MS", "0.5")
     on = OnnxModel("my-model", path).get()  # declared off, turned on by the settings
     assert on.batching is not None and (on.batching.max_batch_size, on.batching.max_batch_delay_ms) == (16, 0.5)
-    assert on.config.intra_op_threads is not None  # a batching model's one run at a time gets every core
+    # a batching model's one run at a time gets every core, and its threads do not spin between runs
+    assert on.config.intra_op_threads is not None and on.config.intra_op_spinning is False
+    assert on.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    monkeypatch.setenv("FUNNX_MY_MODEL_INTRA_OP_SPINNING", "true")  # a session option setting still wins
+    assert OnnxModel("my-model", path).get().config.intra_op_spinning is True
+    monkeypatch.delenv("FUNNX_MY_MODEL_INTRA_OP_SPINNING")
     monkeypatch.setenv("FUNNX_MY_MODEL_MAX_BATCH_SIZE", "1")
     assert OnnxModel("my-model", path, max_batch_size=8).get().batching is None  # declared on, turned off
     monkeypatch.setenv("FUNNX_MY_MODEL_MAX_BATCH_SIZE", "lots")
