@@ -117,6 +117,43 @@ def small_table(rows: Rows) -> str:
     return _table([*header, "by CPU: funnx ÷ floor", "by CPU: funnx ÷ FastAPI", "client CPU"], body)
 
 
+def _quotient(ours: dict[str, Any] | None, theirs: dict[str, Any] | None, key: str) -> float | None:
+    return ours[key] / theirs[key] if ours and theirs and theirs[key] else None
+
+
+def _verdict(value: float | None, target: str) -> str:
+    if value is None:
+        return "—"
+    met = value >= float(target[1:]) if target.startswith("≥") else value < float(target[1:])
+    return f"{value:.2f} ({'met' if met else 'missed'})"
+
+
+def targets_table(rows: Rows) -> str:
+    """The issue's targets as ratios from this run: batched ÷ unbatched throughput at the highest
+    concurrency (≥ 4), p50 there (< 1), p50 at c=1 (< 1.10), and funnx batched ÷ MLServer (≥ 3)."""
+    low, high = rows.levels[0], rows.levels[-1]
+    body = []
+    for group, where in (("large", "HTTP"), ("in-process", "in-process")):
+        for payload in rows.payloads(group, "funnx"):
+            plain_high, plain_low = (rows.get(group, "funnx", payload, level) for level in (high, low))
+            batched_high, batched_low = (rows.get(group, "funnx batched", payload, level) for level in (high, low))
+            body.append([
+                f"{where}, {PAYLOADS[payload]}",
+                _verdict(_quotient(batched_high, plain_high, "rps"), "≥4"),
+                _verdict(_quotient(batched_high, plain_high, "p50_ms"), "<1"),
+                _verdict(_quotient(batched_low, plain_low, "p50_ms"), "<1.10"),
+                cost(plain_high, batched_high),
+            ])  # fmt: skip
+    theirs = rows.get("large", "MLServer", "oip-json", high)
+    for payload in ("oip-json", "binary") if theirs else ():
+        ours = rows.get("large", "funnx batched", payload, high)
+        label = f"HTTP, {PAYLOADS[payload]} ÷ MLServer (OIP JSON), throughput ≥ 3"
+        body.append([label, _verdict(_quotient(ours, theirs, "rps"), "≥3"), "", "", cost(theirs, ours)])
+    header = [f"path (c={low} / c={high})", f"throughput ÷ unbatched at c={high} (≥ 4)"]
+    header += [f"p50 ÷ unbatched at c={high} (< 1)", f"p50 ÷ unbatched at c={low} (< 1.10)", "server CPU µs/req"]
+    return _table(header, body)
+
+
 def markdown(results: dict[str, Any]) -> str:
     rows = Rows(results)
     model, plan, mlserver = results["model"], results["plan"], results["mlserver"]
@@ -140,6 +177,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine load (1-minute load average on {os.cpu_count()} cores) at each round's start and at the end: "
         + ", ".join(f"{value:.1f}" for value in results.get("load", []))
         + ".",
+        "",
+        "**The batching targets**, ratios from this run (server CPU µs per request: unbatched / batched at the "
+        "highest concurrency; for the MLServer rows MLServer / funnx batched):",
+        "",
+        targets_table(rows),
         "",
         "**Client ceiling** (the same client against a server that answers a constant): rows well below it are "
         "not limited by the client; client CPU near 100% would mean they are.",

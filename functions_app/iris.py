@@ -23,9 +23,12 @@ MODEL = OnnxModel(
     refresh_seconds=None,  # look for a new version this often (None: never)
     warmup=False,  # load when the worker starts, not on the first request
     session={},  # onnxruntime options, e.g. {"intra_op_threads": 2}
+    max_batch_size=None,  # join concurrent requests into one run of up to this many rows (None: off)
+    max_batch_delay_ms=None,  # how long a queued request may wait for more to join
 )
 # App settings override these without a redeploy: FUNNX_IRIS_REFRESH_SECONDS,
-# FUNNX_IRIS_WARMUP, FUNNX_IRIS_INTRA_OP_THREADS and the other session options.
+# FUNNX_IRIS_WARMUP, FUNNX_IRIS_MAX_BATCH_SIZE, FUNNX_IRIS_MAX_BATCH_DELAY_MS,
+# FUNNX_IRIS_INTRA_OP_THREADS and the other session options.
 ROUTE = "iris"
 OIP_ROUTE = "v2/models/iris/{*rest}"
 AUTH_LEVEL = func.AuthLevel.FUNCTION

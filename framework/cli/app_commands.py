@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from framework.generator import plan_init, plan_new, validate_new, write_files
+from framework.generator.plans import THREAD_COUNT_SETTING
+from framework.generator.validate import DEFAULT_DELAY_MS
+from framework.runtime.batching import worker_threads
 from framework.runtime.session_options import EXECUTION_MODES, OPTIMIZATION_LEVELS
 
 from .options import APP_OPTION, app_functions
@@ -69,6 +72,18 @@ def init(directory: Path, force: bool, telemetry: bool) -> None:
 @click.option("--providers", help="Execution providers, comma-separated (default cpu; e.g. cuda,cpu).")
 @click.option("--no-memory-arena", is_flag=True, help="Disable onnxruntime's CPU memory arena.")
 @click.option("--optimized-model-cache", is_flag=True, help="Keep the optimised graph on disk for faster cold starts.")
+@click.option(
+    "--max-batch-size",
+    type=int,
+    metavar="N",
+    help="Join concurrent requests into one run of up to N rows (adaptive batching; the model needs a batch axis).",
+)
+@click.option(
+    "--max-batch-delay-ms",
+    type=float,
+    metavar="D",
+    help=f"With --max-batch-size: how long a queued request may wait for others (default {DEFAULT_DELAY_MS:g} ms).",
+)
 @APP_OPTION
 @click.option("--dry-run", is_flag=True, help="Print the files that would be written; write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing function module.")
@@ -87,6 +102,8 @@ def new(
     providers: str | None,
     no_memory_arena: bool,
     optimized_model_cache: bool,
+    max_batch_size: int | None,
+    max_batch_delay_ms: float | None,
     app_dir: Path,
     dry_run: bool,
     force: bool,
@@ -104,12 +121,13 @@ def new(
     fn = validate_new(
         app_dir, name, source, connection=connection, route=route, auth_level=auth_level, force=force,
         refresh_seconds=refresh_seconds, warmup=warmup, session=session, existing=app_functions(app_dir),
+        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms,
     )  # fmt: skip
     files = plan_new(fn)
     if dry_run:
         for planned in files:
             if planned.path.name == "local.settings.json":
-                shown = "(local.settings.json with the SAS token)"
+                shown = "(local.settings.json with the new settings)"
             elif isinstance(planned.content, bytes):
                 shown = f"({len(planned.content)} bytes)"
             else:
@@ -126,6 +144,12 @@ def new(
     elif fn.connection and "://" in fn.source:
         click.echo(
             f"  reads storage through app setting {fn.connection} (local.settings.json locally, app settings in Azure)"
+        )
+    if fn.max_batch_size:
+        click.echo(
+            f"  batching: up to {fn.max_batch_size} rows per run, waiting at most {fn.max_batch_delay_ms:g} ms; "
+            f"{THREAD_COUNT_SETTING} is at least {worker_threads(fn.max_batch_size)} in local.settings.json "
+            "(set it in Azure too: funnx infra bicep does)"
         )
     if fn.deploy_warning:
         click.echo(f"  warning: {fn.deploy_warning}; move it into the app or upload it to blob storage")

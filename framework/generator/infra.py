@@ -19,6 +19,7 @@ from pathlib import Path
 
 from framework.errors import GeneratorError
 from framework.runtime import naming, registry
+from framework.runtime.batching import worker_threads
 from framework.runtime.model import OnnxModel
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource
 
@@ -108,8 +109,11 @@ def plan_infra(
             f"models in {', '.join(others)}: the template creates only the '{container}' container; "
             "create the others in the same storage account before uploading those models"
         )
+    largest_batch = max((model.declared_batching[0] or 0 for model in models), default=0)
     bicep = render(
         "infra/main.bicep.j2",
+        largest_batch=largest_batch if largest_batch > 1 else None,
+        batching_threads=worker_threads(largest_batch) if largest_batch > 1 else None,
         python=python,
         python_versions=python_versions.SUPPORTED,
         models_container=container,

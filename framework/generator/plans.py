@@ -7,6 +7,7 @@ from pathlib import Path
 
 from framework.errors import FunnxError, GeneratorError
 from framework.runtime import naming
+from framework.runtime.batching import worker_threads
 from framework.runtime.hostconfig import read_host_json, route_prefix
 
 from . import runtime_wheel
@@ -30,6 +31,7 @@ LOCAL_SETTINGS = "local.settings.json"
 #: What `funnx init --telemetry` adds to requirements.txt: the exporters framework.runtime.telemetry uses
 #: (the versions funnx is tested with; constraints.txt pins the same).
 TELEMETRY_REQUIREMENTS = ("azure-monitor-opentelemetry==1.8.11", "opentelemetry-exporter-otlp-proto-http==1.45.1")
+THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 
 
 def plan_init(app_dir: Path, *, force: bool = False, telemetry: bool = False) -> list[PlannedFile]:
@@ -81,6 +83,8 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
         refresh_seconds=fn.refresh_seconds,
         warmup=fn.warmup,
         session=fn.session,
+        max_batch_size=fn.max_batch_size,
+        max_batch_delay_ms=fn.max_batch_delay_ms,
         setting_key=naming.setting_key(fn.name),
         oip_function=naming.oip_function(fn.name),
         oip_route=naming.oip_route(fn.name),
@@ -89,8 +93,13 @@ def plan_new(fn: NewFunction) -> list[PlannedFile]:
     )
     files = [PlannedFile(fn.module_path, content), PlannedFile(fn.test_path, _test_module(fn, url_path))]
     files += runtime_wheel.plan_refresh(fn.app_dir)  # an app made by an older funnx gets this one's runtime
+    settings: dict[str, str] = {}
     if fn.sas_token and fn.connection:
-        files.append(_with_setting(fn.app_dir / LOCAL_SETTINGS, fn.connection, fn.sas_token, replace=fn.force))
+        settings[fn.connection] = fn.sas_token
+    if fn.max_batch_size:
+        settings[THREAD_COUNT_SETTING] = str(worker_threads(fn.max_batch_size))
+    if settings:
+        files.append(_with_settings(fn.app_dir / LOCAL_SETTINGS, settings, replace=fn.force))
     return files
 
 
@@ -113,11 +122,12 @@ def _test_module(fn: NewFunction, url_path: str) -> str:
     )
 
 
-def _with_setting(path: Path, name: str, value: str, *, replace: bool) -> PlannedFile:
-    """local.settings.json with ``Values[name] = value`` (created with IsEncrypted false if missing).
+def _with_settings(path: Path, new: dict[str, str], *, replace: bool) -> PlannedFile:
+    """local.settings.json with ``new`` in ``Values`` (created with IsEncrypted false if missing).
 
     An existing, different value is only replaced with ``replace`` (--force): it may belong to
-    another function.
+    another function. The thread count is the exception: it only ever grows (another model may
+    batch larger), so a larger count already there is kept.
     """
     settings: dict[str, object] = {"IsEncrypted": False, "Values": {}}
     if path.exists():
@@ -130,9 +140,16 @@ def _with_setting(path: Path, name: str, value: str, *, replace: bool) -> Planne
         settings = loaded
     values = settings.setdefault("Values", {})
     assert isinstance(values, dict)
-    if values.get(name, value) != value and not replace:
-        raise GeneratorError(
-            f"{path.name} already has a different {name}; choose another --connection, or pass --force to replace it"
-        )
-    values[name] = value
+    for name, value in new.items():
+        current = values.get(name)
+        if name == THREAD_COUNT_SETTING:
+            if not (isinstance(current, str) and current.isdigit() and int(current) >= int(value)):
+                values[name] = value
+            continue
+        if values.get(name, value) != value and not replace:
+            raise GeneratorError(
+                f"{path.name} already has a different {name}; choose another --connection, "
+                "or pass --force to replace it"
+            )
+        values[name] = value
     return PlannedFile(path, json.dumps(settings, indent=2) + "\n")

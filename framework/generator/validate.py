@@ -15,6 +15,7 @@ from typing import Any
 
 from framework.errors import FunnxError, GeneratorError
 from framework.runtime import naming
+from framework.runtime.batching import batch_axis_problem
 from framework.runtime.session_options import declared_config
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, LocalSource, parse_source, split_sas
 
@@ -28,6 +29,9 @@ ROUTE = re.compile(r"^(?!.*(?:^|/)\.{1,2}(?:/|$))[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+
 #: and ``docs`` for the API page.
 RESERVED_ROUTE_ROOTS = ("admin", "runtime", "v2", "docs")
 AUTH_LEVELS = {"function": "FUNCTION", "anonymous": "ANONYMOUS", "admin": "ADMIN"}
+#: How long a queued request waits for others to join its batch when --max-batch-delay-ms is not given.
+DEFAULT_DELAY_MS = 2.0
+MAX_DELAY_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class NewFunction:
     warmup: bool = False
     session: dict[str, Any] = field(default_factory=dict)
     seed_file: str | None = None  # a blob model's local copy in the app, which its generated test uploads
+    max_batch_size: int | None = None  # None: no batching
+    max_batch_delay_ms: float | None = None
 
     @property
     def module_path(self) -> Path:
@@ -79,6 +85,8 @@ def validate_new(
     warmup: bool = False,
     session: dict[str, Any] | None = None,
     existing: Sequence[ExistingFunction] = (),
+    max_batch_size: int | None = None,
+    max_batch_delay_ms: float | None = None,
 ) -> NewFunction:
     """Validate `funnx new` arguments; raises GeneratorError listing every problem. ``existing``: the
     app's functions, as the worker indexes them (their names and routes must not be taken)."""
@@ -105,6 +113,9 @@ def validate_new(
         session = {key: getattr(config, key) for key in session}  # normalised, e.g. provider aliases
     except FunnxError as err:
         problems.append(err.message)
+    problems += _batching_problems(max_batch_size, max_batch_delay_ms, source.inspected)
+    if max_batch_size is not None and max_batch_delay_ms is None:
+        max_batch_delay_ms = DEFAULT_DELAY_MS
     module = naming.module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
     test = app_dir / "tests" / f"test_{module}.py"
@@ -118,7 +129,7 @@ def validate_new(
     return NewFunction(
         app_dir, name, module, route, AUTH_LEVELS[level],
         source.declared, source.connection, source.sas_token, source.inspected, source.deploy_warning, force,
-        refresh_seconds, warmup, session, source.seed_file,
+        refresh_seconds, warmup, session, source.seed_file, max_batch_size, max_batch_delay_ms,
     )  # fmt: skip
 
 
@@ -138,6 +149,23 @@ def _conflicts(existing: Sequence[ExistingFunction], target: Path, name: str, ro
             problems.append(
                 f"{method} /{route} is already served by '{clash.name}'{where[id(clash)]}; choose another --route"
             )
+    return problems
+
+
+def _batching_problems(size: int | None, delay: float | None, inspected: Inspected | None) -> list[str]:
+    """--max-batch-size N >= 2, a delay in [0, 1000] ms only with it, and a model with a batch axis."""
+    if size is None:
+        return ["--max-batch-delay-ms needs --max-batch-size"] if delay is not None else []
+    problems = []
+    if size < 2:
+        problems.append(f"--max-batch-size must be 2 or more (rows joined into one run), not {size}")
+    if delay is not None and not 0 <= delay <= MAX_DELAY_MS:
+        problems.append(f"--max-batch-delay-ms must lie in [0, {MAX_DELAY_MS:g}] ms, not {delay:g}")
+    problem = batch_axis_problem(inspected.signature) if inspected is not None else None
+    if problem is not None:
+        problems.append(
+            f"the model cannot batch: {problem}; export it with a dynamic batch axis, or leave out --max-batch-size"
+        )
     return problems
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from framework.errors import ModelUnavailable, VersionRejected
 
 from . import settings, telemetry
+from .batching import BatchingConfig
 from .fetch import FetchedModel, RetryNotice, fetch_model, ms_since
 from .session_options import SessionConfig, create_session
 from .signature import ModelSignature, read_signature
@@ -40,6 +41,8 @@ class LoadedModel:
     timings: dict[str, float] = field(default_factory=dict)
     refresh_every: float | None = None  # seconds between version checks, read from settings at load
     first_run_logged: bool = False
+    batching: BatchingConfig | None = None  # read from the module and settings at load; None: off
+    batching_problem: str | None = None  # why batching is off although it was asked for
 
     @property
     def version_label(self) -> str:

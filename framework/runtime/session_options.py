@@ -43,6 +43,7 @@ class SessionConfig:
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     memory_arena: bool = True
     optimized_model_cache: bool = False  # keep the optimised graph on disk for the next cold start
+    intra_op_spinning: bool | None = None  # None: onnxruntime's default (on), off for a batching model
 
 
 def _convert(option: str, value: Any, where: str) -> Any:
@@ -53,7 +54,7 @@ def _convert(option: str, value: Any, where: str) -> Any:
             if number < 0 or isinstance(value, bool):
                 raise ValueError
             return number
-        if option in ("memory_arena", "optimized_model_cache"):
+        if option in ("memory_arena", "optimized_model_cache", "intra_op_spinning"):
             if isinstance(value, bool):
                 return value
             if str(value).lower() in ("true", "1", "false", "0"):
@@ -132,6 +133,8 @@ def create_session(path: Path, config: SessionConfig, model: str, optimized: Pat
     }
     options.graph_optimization_level = levels[config.graph_optimization]
     options.enable_cpu_mem_arena = config.memory_arena
+    if config.intra_op_spinning is not None:  # threads busy-wait for the next run (CPU the interpreter may need)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if config.intra_op_spinning else "0")
     source = path
     if optimized is not None and optimized.is_file():
         source, options.graph_optimization_level = optimized, ort.GraphOptimizationLevel.ORT_DISABLE_ALL

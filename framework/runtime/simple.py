@@ -87,6 +87,8 @@ def metadata(req: func.HttpRequest, model: OnnxModel) -> func.HttpResponse:
         "session": {**dataclasses.asdict(loaded.config), "providers": list(loaded.config.providers)},
         "load_ms": loaded.timings,
     }
+    if (batching := model.batching_report(loaded)) is not None:
+        payload["batching"] = batching
     return json_response(payload, headers={VERSION_HEADER: loaded.version_label})
 
 

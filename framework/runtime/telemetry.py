@@ -165,7 +165,7 @@ def record_load(model: str, started: float, seconds: float, cache: str) -> None:
 
 def record_batch(model: str, size: int, queue_wait_s: float) -> None:
     """One batched run of ``size`` requests, the oldest of which waited ``queue_wait_s`` in the queue
-    (for the batching engine to call when it merges)."""
+    (called by the batching engine's statistics, :class:`.batching.BatchStats`)."""
     instruments = _instruments if _instruments is not _UNDECIDED else _get()
     if instruments is None:
         return

@@ -226,6 +226,21 @@ def test_thread_count_is_one_per_core_of_the_instance_size(
     assert session_options.default_intra_op_threads() == max(1, (os.cpu_count() or 1) // threads)
 
 
+@pytest.mark.parametrize("memory", [512, 2048, 4096])
+def test_a_batching_model_gets_threads_for_a_full_batch_gathering_while_another_runs(
+    memory: int, tmp_path: Path
+) -> None:
+    """Batches form only from requests the worker holds at once: the count is twice the largest batch."""
+    models = [
+        ["a", "--model", "az://models/a.onnx", "--max-batch-size", "8"],
+        ["b", "--model", "az://models/b.onnx", "--max-batch-size", "32"],
+        ["c", "--model", "az://models/c.onnx"],
+    ]
+    infra = generate(Variant("batching", models), tmp_path)  # fmt: skip
+    values = Template(infra / "main.bicep", instanceMemoryMB=memory).app_settings()
+    assert values["PYTHON_THREADPOOL_THREAD_COUNT"] == "64"
+
+
 def test_parameters_file_is_json_the_template_accepts(generated: tuple[Variant, Path]) -> None:
     variant, infra = generated
     template = Template(infra / "main.bicep")

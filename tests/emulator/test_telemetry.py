@@ -230,15 +230,18 @@ def test_blob_cache_miss_then_hit_across_worker_restarts(
 
 BATCH_PROBE = """
 from framework.runtime import telemetry
-telemetry.record_batch("iris", 4, 0.002)
-telemetry.record_batch("iris", 2, 0.001)
+from framework.runtime.batching import BatchStats
+stats = BatchStats("iris")  # what the batching engine records each run into: size, rows, each request's wait (ms)
+stats.record(4, 4, [2.0, 1.0, 0.5, 0.0], False)
+stats.record(2, 2, [1.0, 0.2], False)
 telemetry.flush()
 """
 
 
 @pytest.mark.usefixtures("no_exporters")
 def test_batches_are_recorded_per_model() -> None:
-    """What the batching engine reports when it merges requests: sizes and queue waits per model."""
+    """What the batching engine reports when it merges requests: sizes and the longest queue wait of each
+    batch, per model."""
     with otlp_receiver() as receiver:
         env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
         subprocess.run([sys.executable, "-c", BATCH_PROBE], env=env, check=True, timeout=60)

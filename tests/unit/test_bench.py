@@ -69,4 +69,5 @@ def test_batching_section_runs_every_server_and_renders() -> None:
     for _, sentence in results["batching"].values():
         assert sentence in markdown
     assert "| OIP binary | 2 |" in markdown and "| simple JSON | 2 |" in markdown  # HTTP and in-process tables
+    assert "| HTTP, OIP binary | " in markdown and "| in-process, simple JSON | " in markdown  # the targets
     assert "—" not in markdown  # every cell and ratio was measured

@@ -88,7 +88,7 @@ DEPLOYED = {
     "framework/__init__.py",
     "framework/errors.py",
     *(f"framework/runtime/{name}.py" for name in (
-        "__init__", "apidocs", "blobstore", "cache", "catalog", "compression", "datatypes", "discovery",
+        "__init__", "apidocs", "batching", "blobstore", "cache", "catalog", "compression", "datatypes", "discovery",
         "examples", "fetch", "hostconfig", "jsoncodec", "lifecycle", "loading", "model", "naming", "oip",
         "oip_codec", "openapi", "registry", "responses", "session_options", "settings", "signature", "simple",
         "sizes", "sources", "speculative", "telemetry", "telemetry_setup", "tensors",
