@@ -85,27 +85,29 @@ class WorkerPool:
         return future
 
     def _work(self) -> None:
-        get, lock = self._queue.get, self._lock
-        while True:
-            item = get()
-            if item is None:
-                return
-            loop, future, call = item
-            if future.cancelled():  # given up before it started, as an executor's cancelled future
-                with lock:
-                    self._idle += 1
-                continue
-            with lock:
-                self._running += 1
-            try:
-                result, error = call(), None
-            except BaseException as raised:  # handed to the awaiting coroutine, as an executor does
-                result, error = None, raised
-            with lock:
-                self._running -= 1
+        get = self._queue.get
+        while (item := get()) is not None:
+            self._run_one(*item)
+            # Nothing of a finished call stays referenced while the thread waits for the next one (the
+            # request and its response would live on per idle thread): _run_one's locals are gone, and
+            # the walrus rebinds ``item`` only when the next call arrives, so drop it here.
+            del item
+
+    def _run_one(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], call: Callable[[], Any]) -> None:
+        if future.cancelled():  # given up before it started, as an executor's cancelled future
+            with self._lock:
                 self._idle += 1
-            _answer(loop, _settle, future, result, error)
-            del item, future, result, error  # nothing of a finished call is kept while the thread waits
+            return
+        with self._lock:
+            self._running += 1
+        try:
+            result, error = call(), None
+        except BaseException as raised:  # handed to the awaiting coroutine, as an executor does
+            result, error = None, raised
+        with self._lock:
+            self._running -= 1
+            self._idle += 1
+        _answer(loop, _settle, future, result, error)
 
     def close(self) -> None:
         """Cancel the calls not started yet and end every thread once its current call returns."""

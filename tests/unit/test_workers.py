@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -173,6 +175,25 @@ def test_a_call_cancelled_before_it_starts_is_skipped() -> None:
     finally:
         pool.close()
     assert ran == ["after"]
+
+
+class _Request:
+    """Stands for a per-request object (func.HttpRequest, its response): weak-referenceable."""
+
+
+def test_an_idle_thread_keeps_nothing_of_its_last_call(pool: WorkerPool) -> None:
+    """A finished call's arguments and result are freed while its thread waits for the next call (with
+    16 clients, 16 idle threads once held 16 requests and their responses)."""
+
+    async def one_call() -> list[weakref.ref[_Request]]:
+        request, response = _Request(), _Request()
+        assert await pool.run(functools.partial(lambda _request: response, request)) is response
+        return [weakref.ref(request), weakref.ref(response)]
+
+    refs = asyncio.run(one_call())
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
+    assert len(pool.threads) == 1 and pool.threads[0].is_alive()  # the thread is idle, not gone
 
 
 def test_close_cancels_queued_calls_lets_running_ones_finish_and_ends_every_thread() -> None:
