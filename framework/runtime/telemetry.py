@@ -90,7 +90,7 @@ class _Instruments:
         self.load_duration = meter.create_histogram("funnx.model.load.duration", "s", "Model load time")
         self.cache = meter.create_counter("funnx.model.cache", "{lookup}", "Blob cache lookups by result")
         self.batch_size = meter.create_histogram("funnx.batch.size", "{request}", "Requests merged into one run")
-        self.batch_wait = meter.create_histogram("funnx.batch.queue_wait", "s", "Time a request queued for a batch")
+        self.batch_wait = meter.create_histogram("funnx.batch.queue_wait", "s", "Longest queue wait in one run")
 
     def handle(self, contract: str, handler: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
         req, model = args[0], args[1]
@@ -128,12 +128,12 @@ class _Instruments:
 
 def instrumented(contract: str) -> Callable[[H], H]:
     """Decorate a prediction handler ``(req, model, ...)``: a ``funnx.predict`` span, the request counter
-    and duration. Off, the wrapper adds one global read to the call."""
+    and duration. Off, the wrapper adds one call that reads a global to the request."""
 
     def decorate(handler: H) -> H:
         @functools.wraps(handler)
         def measured(*args: Any, **kwargs: Any) -> Any:
-            instruments = _instruments if _instruments is not _UNDECIDED else _get()
+            instruments = _get()
             if instruments is None:
                 return handler(*args, **kwargs)
             return instruments.handle(contract, handler, args, kwargs)
@@ -145,7 +145,7 @@ def instrumented(contract: str) -> Callable[[H], H]:
 
 def record_run(model: str, started: float, seconds: float) -> None:
     """One ``session.run`` that began at ``started`` (``time.perf_counter()``) and took ``seconds``."""
-    instruments = _instruments if _instruments is not _UNDECIDED else _get()
+    instruments = _get()
     if instruments is None:
         return
     instruments.run_duration.record(seconds, {MODEL: model})
@@ -154,7 +154,7 @@ def record_run(model: str, started: float, seconds: float) -> None:
 
 def record_load(model: str, started: float, seconds: float, cache: str) -> None:
     """One model load; ``cache`` is ``hit`` or ``miss`` (blob sources) or ``local`` (a file of the app)."""
-    instruments = _instruments if _instruments is not _UNDECIDED else _get()
+    instruments = _get()
     if instruments is None:
         return
     instruments.load_duration.record(seconds, {MODEL: model, "funnx.cache": cache})
@@ -166,7 +166,7 @@ def record_load(model: str, started: float, seconds: float, cache: str) -> None:
 def record_batch(model: str, size: int, queue_wait_s: float) -> None:
     """One batched run of ``size`` requests, the oldest of which waited ``queue_wait_s`` in the queue
     (called by the batching engine's statistics, :class:`.batching.BatchStats`)."""
-    instruments = _instruments if _instruments is not _UNDECIDED else _get()
+    instruments = _get()
     if instruments is None:
         return
     instruments.batch_size.record(size, {MODEL: model})
