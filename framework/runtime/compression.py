@@ -10,7 +10,7 @@ import zlib
 
 from framework.errors import BadRequest
 
-from .settings import body_limit, check_body_size
+from .settings import body_limit, check_body_size, too_large
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -53,7 +53,7 @@ def _inflate(body: bytes, wbits: int, encoding: str, *, members: bool = False) -
         check_body_size(size, "the decompressed body")
         if not decoder.eof:
             if decoder.unconsumed_tail:  # stopped at the limit with more to come
-                check_body_size(limit + 1, "the decompressed body")
+                raise too_large("the decompressed body")
             raise BadRequest(f"the {encoding} body is truncated")
         rest = decoder.unused_data
         if not rest:
