@@ -84,6 +84,7 @@ def model_metadata(model: OnnxModel, loaded: LoadedModel) -> dict[str, Any]:
 
 
 @telemetry.instrumented("oip")
+@answers_errors
 def infer(req: func.HttpRequest, model: OnnxModel, loaded: LoadedModel | None = None) -> func.HttpResponse:
     """One inference, validated and run against one version of the model (``loaded``, when the URL
     named the version, else the one served now)."""
