@@ -90,8 +90,11 @@ class Soak:
                 samples.append(rss_kib())
             errors = [e for client in clients for e in client.result()]
             seconds = time.perf_counter() - started
+            samples.append(rss_kib())
+        # Counted after the last sample: walking gc.get_objects() builds a list of every object in the
+        # process (megabytes once torch is imported by an earlier test), which is not the server's memory.
         objects_after = _settled_live_objects()
-        return SoakRun(requests, seconds, errors, [*samples, rss_kib()], objects_after)
+        return SoakRun(requests, seconds, errors, samples, objects_after)
 
     def _client(self, worker: int, warmup: int, requests: int, phases: threading.Barrier) -> list[str]:
         rng = np.random.default_rng(worker)
