@@ -1,11 +1,14 @@
 """Adaptive batching: concurrent requests to one model joined along the batch axis, run once, split back.
 
-Leader/follower, no background thread. A request arriving while the model is idle runs at once,
-alone (no added latency). Requests arriving while a run is in flight queue; when the run ends, the
-oldest queued request leads the next run: it takes every compatible queued request (same model
-version, same requested outputs, same non-batch sizes and dtypes) up to ``max_batch_size`` rows,
-waiting at most until ``max_batch_delay_ms`` after its own arrival for more (like Triton's
-``max_queue_delay``: under load the previous run already took longer, so nobody waits twice).
+Leader/follower, no background thread. Requests arriving while a run is in flight queue; when the
+run ends, the oldest queued request leads the next run: it takes every compatible queued request
+(same model version, same requested outputs, same non-batch sizes and dtypes) up to
+``max_batch_size`` rows, waiting at most until ``max_batch_delay_ms`` after its own arrival for more
+(like Triton's ``max_queue_delay``: under load the previous run already took longer, so nobody waits
+twice). A request arriving while the model is idle runs at once, alone, when the previous run held
+one request (no concurrency: no added latency); when the previous run held several, it leads and
+waits up to the delay for company. Without that, under load every run of many requests was
+followed by a run of the one request that arrived first, as the others were still being answered.
 Requests that cannot join wait for a later run. Each request was validated before it queued; if a
 joined run fails anyway, each request runs alone, so every one gets its own answer. One run at a
 time per model: the run uses every core (see OnnxModel's intra-op default for batching models).
@@ -138,6 +141,7 @@ class Batcher:
         self._arrival = threading.Condition(self._lock)  # only a collecting leader waits on it
         self._queue: list[_Request] = []
         self._busy = False  # a leader is collecting or running (then requests queue)
+        self._previous_size = 0  # requests in the last run: above 1, an idle arrival waits for company
 
     @property
     def queued(self) -> int:
@@ -149,7 +153,8 @@ class Batcher:
         request = _Request(loaded, feeds, outputs)
         with self._lock:
             queued = self._busy
-            if queued:
+            gathers = queued or self._previous_size > 1  # idle after a shared run: wait for company
+            if gathers:  # the queue is empty when the model is idle: this request is its oldest
                 self._queue.append(request)
                 self._arrival.notify()
             self._busy = True
@@ -157,10 +162,17 @@ class Batcher:
             request.turn.wait()
             if not request.leads:
                 return request.outcome()
+        batch, fell_back = [request], False
         try:
-            self._execute(self._collect(request, config) if queued else [request])
+            batch = self._collect(request, config) if gathers else batch
+            fell_back = self._execute(batch)
         finally:
-            self._hand_over()  # whatever happened, the next queued request gets its turn
+            # Whatever happened, the next queued request gets its turn, and before this batch's requests
+            # are woken: they all want the interpreter to answer, and the next run should not queue behind.
+            self._hand_over()
+            for answered in batch:
+                answered.turn.set()
+            self.stats.record(len(batch), sum(r.rows for r in batch), [r.wait_ms for r in batch], fell_back)
         return request.outcome()
 
     def _collect(self, leader: _Request, config: BatchingConfig) -> list[_Request]:
@@ -192,7 +204,10 @@ class Batcher:
         if following is not None:
             following.turn.set()
 
-    def _execute(self, batch: list[_Request]) -> None:
+    def _execute(self, batch: list[_Request]) -> bool:
+        """Answers every request of ``batch`` (an answer or an error); True when it fell back to
+        running each alone."""
+        self._previous_size = len(batch)
         started = time.perf_counter()
         for request in batch:
             request.wait_ms = (started - request.arrived) * 1000
@@ -209,9 +224,7 @@ class Batcher:
             for request in batch:
                 if request.answer is None and request.error is None:  # only on a bug: never strand a thread
                     request.error = RuntimeError("funnx batching: request left without an answer")
-            self.stats.record(len(batch), sum(r.rows for r in batch), [r.wait_ms for r in batch], fell_back)
-            for request in batch:
-                request.turn.set()
+        return fell_back
 
     def _alone(self, request: _Request) -> None:
         try:

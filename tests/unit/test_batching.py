@@ -265,3 +265,26 @@ def test_a_request_that_cannot_join_anything_does_not_wait_for_company(tmp_path:
     model.gate.set()
     results = calls.join()
     assert model.runs == [1, 1] and results[1][0][1].shape == (3, 2)
+
+
+def test_after_a_shared_run_a_request_finding_the_model_idle_waits_for_company(
+    gated: GatedModel, rows: np.ndarray
+) -> None:
+    """Under load the answers of a run go out one by one and their next requests come back one by one:
+    the first back must not run alone while the rest queue behind it. After a run of several requests
+    an idle arrival leads and gathers (here up to the 4-row limit; the 60 s delay is never reached)."""
+    loaded, calls = gated.get(), Calls()
+    calls.start(lambda: gated.run(loaded, {"x": rows[:1]}))
+    assert gated.entered.wait(WAIT)
+    for index in range(1, 5):
+        calls.start(lambda index=index: gated.run(loaded, {"x": rows[index : index + 1]}))  # type: ignore[misc]
+    wait_queued(gated, 4)
+    gated.gate.set()
+    calls.join()
+    assert gated.runs == [1, 4]  # the model is idle now, and its last run was shared
+    for index in range(4, 8):
+        calls.start(lambda index=index: gated.run(loaded, {"x": rows[index : index + 1]}))  # type: ignore[misc]
+    results = calls.join()
+    assert gated.runs == [1, 4, 4]  # without the wait: the first back ran alone, e.g. [1, 4, 1, 3]
+    for index in range(4, 8):  # call 5 sent row 4, …
+        assert np.array_equal(results[index + 1][0][0], gated.run_alone(loaded, {"x": rows[index : index + 1]})[0][0])
