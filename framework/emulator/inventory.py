@@ -17,6 +17,7 @@ from pathlib import Path
 from framework.runtime.catalog import Catalog, catalog_of
 from framework.runtime.settings import INDEX_ONLY_SETTING, SCRIPT_ROOT_SETTING
 
+from .appconfig import restore_environment
 from .loader import SCRIPT_FILE_SETTING, HttpFunction, describe_http, find_register, get_functions, import_script
 
 
@@ -43,8 +44,4 @@ def read_app(app_dir: Path) -> AppInventory:
         names = [f.get_function_name() or f.get_user_function().__name__ for f in functions]
         return AppInventory(names, describe_http(functions), catalog_of(register))
     finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore_environment(previous)

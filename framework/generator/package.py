@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -44,14 +44,16 @@ class PackageReport:
     updated: list[Path]  # app files brought up to date first (the runtime wheel, requirements.txt)
 
 
-def app_files(app_dir: Path) -> Iterator[tuple[Path, str]]:
-    """(file, name in the zip) for each app file the package keeps."""
+def app_files(app_dir: Path, to_write: Collection[Path] = ()) -> Iterator[tuple[Path, str]]:
+    """(file, name in the zip) for each app file the package keeps; ``to_write``: files of the app
+    about to be written, counted as if they were there already."""
     ignore = app_dir / ".funcignore"
     lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
     spec = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDED, *NEVER_SHIPPED, *lines])
-    for path in sorted(app_dir.rglob("*")):
+    for path in sorted({*app_dir.rglob("*"), *to_write}):
         relative = path.relative_to(app_dir).as_posix()
-        if path.is_file() and not path.is_symlink() and not spec.match_file(relative):
+        is_file = path in to_write or (path.is_file() and not path.is_symlink())
+        if is_file and not spec.match_file(relative):
             yield path, relative
 
 
@@ -119,18 +121,17 @@ def build_package(
     ``models``: the app's models (from its catalog), whose local files must ship. ``on_pip_step``
     hears pip's steps; ``on_zipped`` hears (bytes zipped so far, bytes to zip) after each file."""
     _check_app(app_dir)
+    refreshed: list[PlannedFile] = runtime_wheel.plan_refresh(app_dir)  # written once the models are checked
     previous = output.resolve()
-    shipped = {name for path, name in app_files(app_dir) if path.resolve() != previous}
-    problems = missing_models(app_dir, models, shipped)
+    entries = [entry for entry in app_files(app_dir, {f.path for f in refreshed}) if entry[0].resolve() != previous]
+    problems = missing_models(app_dir, models, {name for _, name in entries})
     if problems:
         raise GeneratorError("; ".join(problems))
-    refreshed: list[PlannedFile] = runtime_wheel.plan_refresh(app_dir)
     write_files(refreshed)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="funnx-package-") as scratch:
         site = Path(scratch) / "site-packages"
         dependencies.install(app_dir, site, python, on_pip_step)
-        entries = [entry for entry in app_files(app_dir) if entry[0].resolve() != previous]
         entries += [(path, f"{SITE_PACKAGES}/{path.relative_to(site).as_posix()}") for path in sorted(site.rglob("*"))
                     if path.is_file() and "__pycache__" not in path.parts]  # fmt: skip
         partial = output.with_name(f".{output.name}.{os.getpid()}.part")

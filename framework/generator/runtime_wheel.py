@@ -9,13 +9,25 @@ light distribution, ``funnx-runtime``, holding only what a deployed function imp
 runtime's dependencies; requirements.txt names it by a relative path. The build is reproducible
 (hatchling's fixed timestamps), so the same funnx always writes the same bytes and an app's copy can
 be compared with what the running funnx would write.
+
+Building takes hatchling's import and a build (tens of milliseconds), so it is skipped where it can
+be: the wheel carries a hash of everything its bytes depend on (``extra_metadata/funnx-build-inputs``:
+pyproject, sources, hatchling's version and timestamp), and an app's intact wheel with the current
+hash is left alone without building; within one process each build is made once.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import functools
+import hashlib
+import io
+import os
 import re
-import shutil
 import tempfile
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import framework
@@ -52,7 +64,12 @@ dependencies = [{dependencies}]
 
 [tool.hatch.build.targets.wheel]
 packages = ["framework"]
+
+[tool.hatch.build.targets.wheel.extra-metadata]
+"{fingerprint_file}" = "{fingerprint_file}"
 """
+#: The file in the wheel's ``.dist-info/extra_metadata/`` holding :attr:`BuildInputs.fingerprint`.
+FINGERPRINT_FILE = "funnx-build-inputs"
 
 
 def wheel_name(version: str = framework.__version__) -> str:
@@ -64,30 +81,82 @@ def requirement_line(version: str = framework.__version__) -> str:
     return f"./{FOLDER}/{wheel_name(version)}"
 
 
-def _sources() -> list[tuple[Path, str]]:
-    """(file, path inside the wheel) for every file of the deployed runtime."""
+@dataclass(frozen=True)
+class BuildInputs:
+    """Everything the wheel's bytes depend on: hatchling builds reproducibly, so equal inputs give equal wheels."""
+
+    pyproject: str
+    files: tuple[tuple[str, bytes], ...]  # (path inside the wheel, content)
+    builder: str  # hatchling's and packaging's versions, and the timestamp hatchling stamps entries with
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        parts = [self.pyproject.encode(), self.builder.encode()]
+        for name, content in self.files:
+            parts += [name.encode(), content]
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(len(part).to_bytes(8, "big") + part)  # length-prefixed: no two inputs hash alike
+        return f"sha256:{digest.hexdigest()}\n"
+
+
+def current_inputs() -> BuildInputs:
+    """The running funnx's inputs (reads the runtime's sources; imports no more of hatchling than its version)."""
+    import packaging
+    from hatchling.__about__ import __version__ as hatchling_version
+
     package = Path(framework.__file__).resolve().parent
-    files = [(package / "__init__.py", "framework/__init__.py"), (package / "errors.py", "framework/errors.py")]
-    files += [(path, f"framework/{path.relative_to(package).as_posix()}") for path in sorted(
-        (package / "runtime").rglob("*.py"))]  # fmt: skip
-    return files
+    sources = [package / "__init__.py", package / "errors.py", *sorted((package / "runtime").rglob("*.py"))]
+    dependencies = ", ".join(f'"{requirement}"' for requirement in DEPENDENCIES)
+    pyproject = _PYPROJECT.format(
+        name=DISTRIBUTION, version=framework.__version__, dependencies=dependencies, fingerprint_file=FINGERPRINT_FILE
+    )
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    builder = f"hatchling {hatchling_version}, packaging {packaging.__version__}, SOURCE_DATE_EPOCH={epoch}"
+    files = tuple((f"framework/{path.relative_to(package).as_posix()}", path.read_bytes()) for path in sources)
+    return BuildInputs(pyproject, files, builder)
 
 
 def build() -> bytes:
     """The wheel's bytes, built from the running funnx's own runtime files."""
+    return _built(current_inputs())
+
+
+@functools.cache
+def _built(inputs: BuildInputs) -> bytes:
     from hatchling.builders.wheel import WheelBuilder
 
     with tempfile.TemporaryDirectory(prefix="funnx-runtime-") as scratch:
         root = Path(scratch)
-        dependencies = ", ".join(f'"{requirement}"' for requirement in DEPENDENCIES)
-        (root / "pyproject.toml").write_text(
-            _PYPROJECT.format(name=DISTRIBUTION, version=framework.__version__, dependencies=dependencies)
-        )
-        for source, relative in _sources():
+        (root / "pyproject.toml").write_text(inputs.pyproject)
+        (root / FINGERPRINT_FILE).write_text(inputs.fingerprint)
+        for relative, content in inputs.files:
             (root / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, root / relative)
+            (root / relative).write_bytes(content)
         built = next(WheelBuilder(str(root)).build(directory=str(root / "dist"), versions=["standard"]))
         return Path(built).read_bytes()
+
+
+def is_current(wheel: Path, inputs: BuildInputs) -> bool:
+    """Whether ``wheel`` was built from ``inputs`` and is intact (every file as its RECORD says), so that
+    building again would give the same bytes."""
+    info = f"{DISTRIBUTION.replace('-', '_')}-{framework.__version__}.dist-info"
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            if archive.read(f"{info}/extra_metadata/{FINGERPRINT_FILE}").decode() != inputs.fingerprint:
+                return False
+            record = list(csv.reader(io.StringIO(archive.read(f"{info}/RECORD").decode())))
+            if sorted(row[0] for row in record) != sorted(archive.namelist()):
+                return False
+            return all(_hash_entry(archive.read(name)) == [digest, size] for name, digest, size in record if digest)
+    except (OSError, KeyError, IndexError, ValueError, zipfile.BadZipFile):  # a damaged wheel or RECORD
+        return False
+
+
+def _hash_entry(content: bytes) -> list[str]:
+    """A file's RECORD hash and size, as a wheel writes them."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    return [f"sha256={digest}", str(len(content))]
 
 
 def ships_runtime_source(app_dir: Path) -> bool:
@@ -105,9 +174,9 @@ def plan_refresh(app_dir: Path) -> list[PlannedFile]:
         return []
     planned = []
     wheel = app_dir / FOLDER / wheel_name()
-    content = build()
-    if not wheel.is_file() or wheel.read_bytes() != content:
-        planned.append(PlannedFile(wheel, content))
+    inputs = current_inputs()
+    if not is_current(wheel, inputs):
+        planned.append(PlannedFile(wheel, _built(inputs)))
     requirements = app_dir / "requirements.txt"
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
     updated = REQUIREMENT_LINE.sub(requirement_line(), text) if REQUIREMENT_LINE.search(text) else None

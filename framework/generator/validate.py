@@ -91,9 +91,11 @@ def validate_new(
     """Validate `funnx new` arguments; raises GeneratorError listing every problem. ``existing``: the
     app's functions, as the worker indexes them (their names and routes must not be taken)."""
     problems = check_app_dir(app_dir)
-    if not NAME.match(name):
+    is_app = not problems
+    valid_name = NAME.match(name) is not None
+    if not valid_name:
         problems.append(f"invalid name {name!r}: start with a letter, then letters, digits, '-' or '_' (at most 63)")
-    if NAME.match(name):
+    else:
         problems += [
             f"NAME {name!r} would define function '{function}', which funnx registers for every app; choose another"
             for function in naming.function_names(name)
@@ -119,10 +121,10 @@ def validate_new(
     module = naming.module_name(name)
     target = app_dir / "functions_app" / f"{module}.py"
     test = app_dir / "tests" / f"test_{module}.py"
-    if NAME.match(name) and (target.exists() or test.exists()) and not force:
+    if valid_name and (target.exists() or test.exists()) and not force:
         present = target if target.exists() else test
         problems.append(f"{present} already exists; pass --force to overwrite it (your edits would be lost)")
-    elif NAME.match(name) and not check_app_dir(app_dir):
+    elif valid_name and is_app:
         problems += _conflicts(existing, target, name, route)
     if problems:
         raise GeneratorError("; ".join(problems))

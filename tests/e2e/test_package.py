@@ -17,13 +17,14 @@ import sys
 import venv
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from framework import __version__
 from framework.generator import dependencies, runtime_wheel
-from framework.generator.package import app_files
+from framework.generator.package import app_files, build_package
 from tests.conftest import find_python, run_cli
 from tests.models import iris_path, run_direct
 from tests.unit.test_progress import in_terminal
@@ -88,8 +89,10 @@ def expected_label() -> list[int]:
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(app folder, zip built for the Python running the tests)."""
     app = make_app(tmp_path_factory.mktemp("package"))
+    (app / "wheels" / runtime_wheel.wheel_name()).unlink()  # package writes it, and the zip must hold it
     result = run_cli("package", "--app", app, "--python", THIS_PYTHON)
     assert result.exit_code == 0, result.output
+    assert f"updated {app / 'wheels' / runtime_wheel.wheel_name()} to this funnx's runtime" in result.output
     assert "largest packages" in result.output and "onnxruntime" in result.output
     assert "zipping" not in result.output and "pip:" not in result.output  # no progress off a terminal
     return app, app / "dist" / "app.zip"
@@ -245,6 +248,38 @@ def test_package_brings_an_outdated_runtime_wheel_up_to_date(app_dir: Path) -> N
     assert wheel.read_bytes() == current
     assert runtime_wheel.requirement_line() in requirements.read_text().splitlines()
     assert runtime_wheel.plan_refresh(app_dir) == []
+
+
+def test_package_walks_the_app_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app folder may hold a virtualenv or node_modules: walking it is the costly part of listing it."""
+    app = tmp_path / "app"  # a funnx checkout deploys framework/ as source: no wheel, nothing to install
+    (app / "framework" / "runtime").mkdir(parents=True)
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "requirements.txt").write_text("# nothing to install\n")
+    for name in ("function_app.py", "framework/__init__.py", "framework/runtime/__init__.py"):
+        (app / name).write_text("")
+    walked: list[Path] = []
+    rglob = Path.rglob
+
+    def counting(self: Path, pattern: str, *args: Any, **kwargs: Any) -> Any:
+        walked.append(self)
+        return rglob(self, pattern, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "rglob", counting)
+    report = build_package(app, app / "dist" / "app.zip", THIS_PYTHON)
+    assert walked.count(app) == 1
+    assert sorted(zipfile.ZipFile(report.path).namelist()) == [
+        "framework/__init__.py", "framework/runtime/__init__.py", "function_app.py", "host.json", "requirements.txt"
+    ]  # fmt: skip
+
+
+def test_app_files_counts_files_about_to_be_written(app_dir: Path) -> None:
+    wheel = app_dir / "wheels" / runtime_wheel.wheel_name()
+    wheel.unlink()
+    assert f"wheels/{wheel.name}" not in {name for _, name in app_files(app_dir)}
+    assert (wheel, f"wheels/{wheel.name}") in app_files(app_dir, {wheel})
+    (app_dir / ".funcignore").write_text("wheels/\n")
+    assert f"wheels/{wheel.name}" not in {name for _, name in app_files(app_dir, {wheel})}  # .funcignore still rules
 
 
 def test_a_dependency_without_a_linux_wheel_is_refused(app_dir: Path) -> None:

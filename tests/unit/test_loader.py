@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -256,3 +257,16 @@ def test_each_load_imports_the_apps_own_modules_afresh_and_keeps_installed_ones(
         loaded = import_script(folder)
         assert loaded.value == f"a{round_}b{round_}"
     assert sys.modules["json"] is json
+
+
+def test_reading_an_app_for_tooling_leaves_the_environment_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framework.emulator.inventory import read_app
+    from framework.runtime.settings import INDEX_ONLY_SETTING, SCRIPT_ROOT_SETTING
+
+    monkeypatch.delenv(INDEX_ONLY_SETTING, raising=False)
+    monkeypatch.setenv(SCRIPT_ROOT_SETTING, "/somewhere/else")
+    found = read_app(write_app(tmp_path, HTTP_APP))
+    assert {"item", "echo"} <= set(found.names)
+    assert INDEX_ONLY_SETTING not in os.environ and os.environ[SCRIPT_ROOT_SETTING] == "/somewhere/else"
