@@ -20,7 +20,13 @@ import azure.functions as func
 
 from framework.errors import EmulatorError, FunnxError
 from framework.runtime.catalog import Catalog, catalog_of
-from framework.runtime.settings import SCRIPT_ROOT_SETTING, reread
+from framework.runtime.settings import (
+    DEFAULT_THREAD_COUNT,
+    SCRIPT_ROOT_SETTING,
+    THREAD_COUNT_SETTING,
+    reread,
+    thread_count,
+)
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
 from .cors import CorsPolicy
@@ -32,18 +38,10 @@ from .keys import load_keys
 from .loader import SCRIPT_FILE_SETTING, HttpFunction, describe_http, find_register, get_functions, import_script
 from .worker_checks import check_host_rules, check_worker_rules
 
-#: The host sets this for the worker when unset, so that is the local default too.
-DEFAULT_THREAD_COUNT = 1000
-THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 #: From Python 3.13 Azure runs functions through azure-functions-runtime, and so does the emulator.
 RUNTIME_PYTHON = (3, 13)
 Worker = Literal["direct", "runtime"]
 WORKER_SETTING = "FUNNX_EMULATOR_WORKER"  # "direct" forces the emulator's own invoker on 3.13+ too
-
-
-def thread_count() -> int:
-    raw = os.environ.get(THREAD_COUNT_SETTING, "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
 
 
 def default_worker() -> Worker:
