@@ -109,9 +109,9 @@ class EmulatorHost:
                 self._set_env({"AZURE_FUNCTIONS_ENVIRONMENT": "Development"})
             for name, value in apply_values(self.local_settings.values).items():
                 self._previous_env.setdefault(name, value)
-            reread()
             if THREAD_COUNT_SETTING not in os.environ:  # the host sets it for the worker
                 self._set_env({THREAD_COUNT_SETTING: str(DEFAULT_THREAD_COUNT)})
+            reread()  # the environment is complete: the runtime forgets what it kept from the last app
             options = load_http_options(self.app_dir)
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
             register = find_register(module)
@@ -143,12 +143,13 @@ class EmulatorHost:
     def set_settings(self, values: Mapping[str, str]) -> None:
         """Set app settings for the rest of this host's life (they win over everything else)."""
         self._set_env(values)
+        reread()  # the runtime keeps some settings once read
 
     def _set_env(self, values: Mapping[str, str]) -> None:
+        """Export ``values``, remembering what they replace for :meth:`close`; the caller rereads."""
         for name, value in values.items():
             self._previous_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        reread()  # the runtime keeps some settings once read
 
     def close(self) -> None:
         if self._closed:
