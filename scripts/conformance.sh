@@ -10,6 +10,8 @@
 # suite runs, so the run afterwards finds them ready).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 setup_only=0
 if [ "${1:-}" = --setup-only ]; then
   setup_only=1
@@ -19,7 +21,7 @@ fi
 find_python() {
   local version=$1 root candidate
   root=$(pyenv root 2>/dev/null || true)
-  for candidate in "python$version" $(ls -d "$root/versions/$version".*/bin/python 2>/dev/null | sort -V -r); do
+  for candidate in "python$version" $(printf '%s\n' "$root/versions/$version".*/bin/python | sort -V -r); do
     if "$candidate" -c "import sys; sys.exit('%d.%d' % sys.version_info[:2] != '$version')" >/dev/null 2>&1; then
       command -v "$candidate"
       return 0
@@ -42,13 +44,16 @@ setup_venv() {
   if [ "$(cat "$venv/.funnx-stamp" 2>/dev/null)" = "$(stamp)" ]; then
     return 0
   fi
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pip==26.3"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e . $SUITE_NEEDS -c constraints.txt
+  pin_pip "$venv"
+  # shellcheck disable=SC2086 # SUITE_NEEDS is a list of package names
+  pip_install "$venv" -e . $SUITE_NEEDS -c constraints.txt
   stamp >"$venv/.funnx-stamp"
 }
 
-venvs=()
-pids=()
+# Every interpreter is found before any setup starts, so a missing one stops the run with nothing
+# left installing in the background.
+versions=()
+pythons=()
 for version in "$@"; do
   if ! python=$(find_python "$version"); then
     if [ "${FUNNX_REQUIRE_AZURITE:-}" = 1 ]; then
@@ -58,23 +63,19 @@ for version in "$@"; do
     echo "conformance: Python $version not found; skipping its conformance run"
     continue
   fi
-  echo "conformance: setting up .venv-$version with $("$python" --version)"
-  setup_venv "$python" ".venv-$version" >".venv-$version.log" 2>&1 &
-  venvs+=(".venv-$version")
-  pids+=($!)
+  versions+=("$version")
+  pythons+=("$python")
 done
-for i in "${!pids[@]}"; do
-  if ! wait "${pids[$i]}"; then
-    cat "${venvs[$i]}.log" >&2
-    echo "conformance: error: setting up ${venvs[$i]} failed (log above)" >&2
-    exit 1
-  fi
-  rm -f "${venvs[$i]}.log"
+for i in "${!versions[@]}"; do
+  venv=".venv-${versions[$i]}"
+  echo "conformance: setting up $venv with $("${pythons[$i]}" --version)"
+  in_background "setting up $venv" "$venv.log" setup_venv "${pythons[$i]}" "$venv"
 done
+wait_for_background
 if [ "$setup_only" = 1 ]; then
   exit 0
 fi
-for venv in "${venvs[@]}"; do
-  echo "conformance: ${venv#.venv-}"
-  "$venv/bin/python" -m pytest tests/conformance -q -p no:cacheprovider
+for version in "${versions[@]}"; do
+  echo "conformance: $version"
+  ".venv-$version/bin/python" -m pytest tests/conformance -q -p no:cacheprovider
 done
