@@ -5,7 +5,7 @@
 # waiting) and then runs the suite in each. On 3.13+ the suite drives Azure's own worker code
 # (azure-functions-runtime) next to the emulator's own path.
 # The interpreter is pythonX.Y on PATH, else the newest X.Y under `pyenv root`. A missing one is
-# skipped with a note, or fails the run when FUNNX_REQUIRE_AZURITE=1 (set by scripts/test.sh in CI).
+# skipped with a note, or fails the run when FUNNX_REQUIRE_CONFORMANCE=1 (scripts/test.sh sets it).
 # `--setup-only` first sets the virtualenvs up and stops (scripts/test.sh does that while the main
 # suite runs, so the run afterwards finds them ready).
 set -euo pipefail
@@ -56,11 +56,12 @@ versions=()
 pythons=()
 for version in "$@"; do
   if ! python=$(find_python "$version"); then
-    if [ "${FUNNX_REQUIRE_AZURITE:-}" = 1 ]; then
-      echo "conformance: error: Python $version not found (neither python$version on PATH nor under \`pyenv root\`); install it, e.g. pyenv install $version" >&2
+    missing="Python $version not found (neither python$version on PATH nor under \`pyenv root\`)"
+    if [ "${FUNNX_REQUIRE_CONFORMANCE:-}" = 1 ]; then
+      echo "conformance: error: $missing; install it (pyenv install $version), or set FUNNX_REQUIRE_CONFORMANCE=0 to skip it" >&2
       exit 1
     fi
-    echo "conformance: Python $version not found; skipping its conformance run"
+    echo "conformance: $missing; skipping its conformance run (FUNNX_REQUIRE_CONFORMANCE=1 makes this an error)"
     continue
   fi
   versions+=("$version")
