@@ -29,6 +29,7 @@ import aiohttp
 
 from bench.apps import MODELS, make_app
 from framework.emulator.azurite import free_port
+from framework.runtime.settings import THREAD_COUNT_SETTING
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,7 +90,7 @@ async def load(url: str, body: bytes, headers: dict[str, str], concurrency: int,
 
 #: funnx variants measured: the emulator's defaults, and PYTHON_THREADPOOL_THREAD_COUNT at the core
 #: count (Microsoft's advice for CPU-bound functions: few threads; the Bicep funnx writes sets it).
-FUNNX_VARIANTS = {"funnx": {}, "funnx-threads": {"PYTHON_THREADPOOL_THREAD_COUNT": str(os.cpu_count() or 2)}}
+FUNNX_VARIANTS = {"funnx": {}, "funnx-threads": {THREAD_COUNT_SETTING: str(os.cpu_count() or 2)}}
 
 
 def run(model: str = "mlp", levels: tuple[int, ...] = (1, 8, 32), seconds: float = 3.0) -> list[dict[str, Any]]:

@@ -5,11 +5,13 @@
 # waiting) and then runs the suite in each. On 3.13+ the suite drives Azure's own worker code
 # (azure-functions-runtime) next to the emulator's own path.
 # The interpreter is pythonX.Y on PATH, else the newest X.Y under `pyenv root`. A missing one is
-# skipped with a note, or fails the run when FUNNX_REQUIRE_AZURITE=1 (set by scripts/test.sh in CI).
+# skipped with a note, or fails the run when FUNNX_REQUIRE_CONFORMANCE=1 (scripts/test.sh sets it).
 # `--setup-only` first sets the virtualenvs up and stops (scripts/test.sh does that while the main
 # suite runs, so the run afterwards finds them ready).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 setup_only=0
 if [ "${1:-}" = --setup-only ]; then
   setup_only=1
@@ -19,7 +21,7 @@ fi
 find_python() {
   local version=$1 root candidate
   root=$(pyenv root 2>/dev/null || true)
-  for candidate in "python$version" $(ls -d "$root/versions/$version".*/bin/python 2>/dev/null | sort -V -r); do
+  for candidate in "python$version" $(printf '%s\n' "$root/versions/$version".*/bin/python | sort -V -r); do
     if "$candidate" -c "import sys; sys.exit('%d.%d' % sys.version_info[:2] != '$version')" >/dev/null 2>&1; then
       command -v "$candidate"
       return 0
@@ -42,39 +44,39 @@ setup_venv() {
   if [ "$(cat "$venv/.funnx-stamp" 2>/dev/null)" = "$(stamp)" ]; then
     return 0
   fi
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pip==26.3"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e . $SUITE_NEEDS -c constraints.txt
+  pin_pip "$venv"
+  # shellcheck disable=SC2086 # SUITE_NEEDS is a list of package names
+  pip_install "$venv" -e . $SUITE_NEEDS -c constraints.txt
   stamp >"$venv/.funnx-stamp"
 }
 
-venvs=()
-pids=()
+# Every interpreter is found before any setup starts, so a missing one stops the run with nothing
+# left installing in the background.
+versions=()
+pythons=()
 for version in "$@"; do
   if ! python=$(find_python "$version"); then
-    if [ "${FUNNX_REQUIRE_AZURITE:-}" = 1 ]; then
-      echo "conformance: error: Python $version not found (neither python$version on PATH nor under \`pyenv root\`); install it, e.g. pyenv install $version" >&2
+    missing="Python $version not found (neither python$version on PATH nor under \`pyenv root\`)"
+    if [ "${FUNNX_REQUIRE_CONFORMANCE:-}" = 1 ]; then
+      echo "conformance: error: $missing; install it (pyenv install $version), or set FUNNX_REQUIRE_CONFORMANCE=0 to skip it" >&2
       exit 1
     fi
-    echo "conformance: Python $version not found; skipping its conformance run"
+    echo "conformance: $missing; skipping its conformance run (FUNNX_REQUIRE_CONFORMANCE=1 makes this an error)"
     continue
   fi
-  echo "conformance: setting up .venv-$version with $("$python" --version)"
-  setup_venv "$python" ".venv-$version" >".venv-$version.log" 2>&1 &
-  venvs+=(".venv-$version")
-  pids+=($!)
+  versions+=("$version")
+  pythons+=("$python")
 done
-for i in "${!pids[@]}"; do
-  if ! wait "${pids[$i]}"; then
-    cat "${venvs[$i]}.log" >&2
-    echo "conformance: error: setting up ${venvs[$i]} failed (log above)" >&2
-    exit 1
-  fi
-  rm -f "${venvs[$i]}.log"
+for i in "${!versions[@]}"; do
+  venv=".venv-${versions[$i]}"
+  echo "conformance: setting up $venv with $("${pythons[$i]}" --version)"
+  in_background "setting up $venv" "$venv.log" setup_venv "${pythons[$i]}" "$venv"
 done
+wait_for_background
 if [ "$setup_only" = 1 ]; then
   exit 0
 fi
-for venv in "${venvs[@]}"; do
-  echo "conformance: ${venv#.venv-}"
-  "$venv/bin/python" -m pytest tests/conformance -q -p no:cacheprovider
+for version in "${versions[@]}"; do
+  echo "conformance: $version"
+  ".venv-$version/bin/python" -m pytest tests/conformance -q -p no:cacheprovider
 done

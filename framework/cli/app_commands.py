@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from framework.generator import plan_init, plan_new, validate_new, write_files
-from framework.generator.plans import THREAD_COUNT_SETTING
 from framework.generator.validate import DEFAULT_DELAY_MS
 from framework.runtime.batching import worker_threads
 from framework.runtime.session_options import EXECUTION_MODES, OPTIMIZATION_LEVELS
+from framework.runtime.settings import THREAD_COUNT_SETTING
 
 from .options import APP_OPTION, app_functions
 

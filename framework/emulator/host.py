@@ -20,7 +20,13 @@ import azure.functions as func
 
 from framework.errors import EmulatorError, FunnxError
 from framework.runtime.catalog import Catalog, catalog_of
-from framework.runtime.settings import SCRIPT_ROOT_SETTING, reread
+from framework.runtime.settings import (
+    DEFAULT_THREAD_COUNT,
+    SCRIPT_ROOT_SETTING,
+    THREAD_COUNT_SETTING,
+    reread,
+    thread_count,
+)
 
 from .appconfig import LocalSettings, apply_values, read_local_settings, restore_environment
 from .cors import CorsPolicy
@@ -32,18 +38,10 @@ from .keys import load_keys
 from .loader import SCRIPT_FILE_SETTING, HttpFunction, describe_http, find_register, get_functions, import_script
 from .worker_checks import check_host_rules, check_worker_rules
 
-#: The host sets this for the worker when unset, so that is the local default too.
-DEFAULT_THREAD_COUNT = 1000
-THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 #: From Python 3.13 Azure runs functions through azure-functions-runtime, and so does the emulator.
 RUNTIME_PYTHON = (3, 13)
 Worker = Literal["direct", "runtime"]
 WORKER_SETTING = "FUNNX_EMULATOR_WORKER"  # "direct" forces the emulator's own invoker on 3.13+ too
-
-
-def thread_count() -> int:
-    raw = os.environ.get(THREAD_COUNT_SETTING, "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
 
 
 def default_worker() -> Worker:
@@ -111,9 +109,9 @@ class EmulatorHost:
                 self._set_env({"AZURE_FUNCTIONS_ENVIRONMENT": "Development"})
             for name, value in apply_values(self.local_settings.values).items():
                 self._previous_env.setdefault(name, value)
-            reread()
             if THREAD_COUNT_SETTING not in os.environ:  # the host sets it for the worker
                 self._set_env({THREAD_COUNT_SETTING: str(DEFAULT_THREAD_COUNT)})
+            reread()  # the environment is complete: the runtime forgets what it kept from the last app
             options = load_http_options(self.app_dir)
             module = import_script(self.app_dir, os.environ.get(SCRIPT_FILE_SETTING))
             register = find_register(module)
@@ -145,12 +143,13 @@ class EmulatorHost:
     def set_settings(self, values: Mapping[str, str]) -> None:
         """Set app settings for the rest of this host's life (they win over everything else)."""
         self._set_env(values)
+        reread()  # the runtime keeps some settings once read
 
     def _set_env(self, values: Mapping[str, str]) -> None:
+        """Export ``values``, remembering what they replace for :meth:`close`; the caller rereads."""
         for name, value in values.items():
             self._previous_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        reread()  # the runtime keeps some settings once read
 
     def close(self) -> None:
         if self._closed:

@@ -21,6 +21,7 @@ from framework.errors import GeneratorError
 from framework.runtime import naming, registry
 from framework.runtime.batching import worker_threads
 from framework.runtime.model import OnnxModel
+from framework.runtime.settings import THREAD_COUNT_SETTING
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, RegistrySource
 
 from . import python_versions
@@ -69,7 +70,7 @@ def app_settings(connections: list[str]) -> list[Setting]:
     return [
         *settings,
         Setting(registry.CONTAINER_SETTING, "modelsContainerName"),
-        Setting("PYTHON_THREADPOOL_THREAD_COUNT", "string(pythonThreadCount)"),
+        Setting(THREAD_COUNT_SETTING, "string(pythonThreadCount)"),
         Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", "insights.properties.ConnectionString"),
         Setting(
             "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "'ClientId=${identity.properties.clientId};Authorization=AAD'"

@@ -9,6 +9,7 @@ from framework.errors import FunnxError, GeneratorError
 from framework.runtime import naming
 from framework.runtime.batching import worker_threads
 from framework.runtime.hostconfig import read_host_json, route_prefix
+from framework.runtime.settings import THREAD_COUNT_SETTING
 
 from . import runtime_wheel
 from .inspect_model import example_lines, example_request
@@ -31,7 +32,6 @@ LOCAL_SETTINGS = "local.settings.json"
 #: What `funnx init --telemetry` adds to requirements.txt: the exporters framework.runtime.telemetry uses
 #: (the versions funnx is tested with; constraints.txt pins the same).
 TELEMETRY_REQUIREMENTS = ("azure-monitor-opentelemetry==1.8.11", "opentelemetry-exporter-otlp-proto-http==1.45.1")
-THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 
 
 def plan_init(app_dir: Path, *, force: bool = False, telemetry: bool = False) -> list[PlannedFile]:

@@ -100,8 +100,8 @@ def effective_config(model: str, declared: SessionConfig) -> SessionConfig:
 def default_intra_op_threads() -> int:
     """All cores, or cores // PYTHON_THREADPOOL_THREAD_COUNT when that is set below the host's 1000."""
     cores = os.cpu_count() or 1
-    raw = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
-    concurrent = int(raw) if raw.isdigit() and 0 < int(raw) < 1000 else 1
+    threads = settings.thread_count()
+    concurrent = threads if threads < settings.DEFAULT_THREAD_COUNT else 1
     return max(1, cores // concurrent)
 
 

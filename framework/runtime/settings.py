@@ -27,6 +27,10 @@ RETRY_AFTER_SETTING = "FUNNX_RETRY_AFTER_SECONDS"
 SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
 #: Set by funnx's tooling while it only reads an app's declarations: no model starts loading.
 INDEX_ONLY_SETTING = "FUNNX_INDEX_ONLY"
+#: How many sync invocations a Python worker runs at once (its thread pool's size).
+THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+#: What the host sets it to for the worker when the app leaves it unset.
+DEFAULT_THREAD_COUNT = 1000
 
 
 def get(name: str) -> str | None:
@@ -59,6 +63,12 @@ def positive_number(name: str, default: float) -> float:
     except ValueError:
         return default
     return value if math.isfinite(value) and value > 0 else default
+
+
+def thread_count() -> int:
+    """The worker's thread count: the setting when it is a positive integer, else the host's default."""
+    raw = get(THREAD_COUNT_SETTING) or ""
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREAD_COUNT
 
 
 def model_setting(model: str, option: str) -> str | None:

@@ -105,3 +105,11 @@ def test_each_emulator_host_applies_its_own_body_limit(app: Path) -> None:
     with TestClient(app) as client:  # unset again: the host's 100 MiB
         assert settings.body_limit() == settings.DEFAULT_BODY_LIMIT
         assert client.post("/api/add", json=body).status_code == 200
+
+
+def test_a_body_limit_set_while_the_host_runs_applies_to_the_next_request(app: Path) -> None:
+    body = {"data": [1.0] * 40}
+    with TestClient(app) as client:
+        assert client.post("/api/add", json=body).status_code == 200  # the runtime now keeps 100 MiB
+        client.host.set_settings({BODY_LIMIT_SETTING: "64"})
+        assert client.post("/api/add", json=body).status_code == 413
