@@ -121,8 +121,17 @@ class _Request:
         self.wait_ms = 0.0
         self.answer: tuple[list[Any], float] | None = None
         self.error: BaseException | None = None
-        self.turn = threading.Event()  # set when answered, or when this request leads the next run
+        # Held until this request's turn: released once, when it is answered or when it leads the next
+        # run. A bare lock rather than an Event: no Python-level Condition on the path of every request.
+        self._turn = threading.Lock()
+        self._turn.acquire()
         self.leads = False
+
+    def give_turn(self) -> None:
+        self._turn.release()
+
+    def wait_turn(self) -> None:
+        self._turn.acquire()
 
     def outcome(self) -> tuple[list[Any], float]:
         if self.error is not None:
@@ -159,7 +168,7 @@ class Batcher:
                 self._arrival.notify()
             self._busy = True
         if queued:
-            request.turn.wait()
+            request.wait_turn()
             if not request.leads:
                 return request.outcome()
         batch, fell_back = [request], False
@@ -171,7 +180,8 @@ class Batcher:
             # are woken: they all want the interpreter to answer, and the next run should not queue behind.
             self._hand_over()
             for answered in batch:
-                answered.turn.set()
+                if answered is not request:  # the leader's own thread is not waiting
+                    answered.give_turn()
             self.stats.record(len(batch), sum(r.rows for r in batch), [r.wait_ms for r in batch], fell_back)
         return request.outcome()
 
@@ -202,7 +212,7 @@ class Batcher:
             if following is not None:
                 following.leads = True
         if following is not None:
-            following.turn.set()
+            following.give_turn()
 
     def _execute(self, batch: list[_Request]) -> bool:
         """Answers every request of ``batch`` (an answer or an error); True when it fell back to
