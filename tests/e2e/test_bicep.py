@@ -230,15 +230,20 @@ def test_thread_count_is_one_per_core_of_the_instance_size(
 def test_a_batching_model_gets_threads_for_a_full_batch_gathering_while_another_runs(
     memory: int, tmp_path: Path
 ) -> None:
-    """Batches form only from requests the worker holds at once: the count is twice the largest batch."""
+    """Batches form only from requests the worker holds at once: the count is twice the largest batch,
+    and Flex sends each instance as many HTTP requests at once (its default depends on the memory)."""
     models = [
         ["a", "--model", "az://models/a.onnx", "--max-batch-size", "8"],
         ["b", "--model", "az://models/b.onnx", "--max-batch-size", "32"],
         ["c", "--model", "az://models/c.onnx"],
     ]
     infra = generate(Variant("batching", models), tmp_path)  # fmt: skip
-    values = Template(infra / "main.bicep", instanceMemoryMB=memory).app_settings()
-    assert values["PYTHON_THREADPOOL_THREAD_COUNT"] == "64"
+    template = Template(infra / "main.bicep", instanceMemoryMB=memory)
+    assert template.app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"] == "64"
+    scale = template.value(template.config("app")["properties"]["functionAppConfig"]["scaleAndConcurrency"])
+    assert scale["triggers"] == {"http": {"perInstanceConcurrency": 64}}
+    limits = template.decorators("httpPerInstanceConcurrency")
+    assert (limits["min_value"], limits["max_value"]) == (1, 1000)
 
 
 def test_parameters_file_is_json_the_template_accepts(generated: tuple[Variant, Path]) -> None:
