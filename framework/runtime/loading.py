@@ -43,6 +43,7 @@ class LoadedModel:
     first_run_logged: bool = False
     batching: BatchingConfig | None = None  # read from the module and settings at load; None: off
     batching_problem: str | None = None  # why batching is off although it was asked for
+    batching_requested: BatchingConfig | None = None  # what was asked for at load (reported with the problem)
 
     @property
     def version_label(self) -> str:

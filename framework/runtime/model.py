@@ -145,6 +145,7 @@ class OnnxModel:
         if problem is not None:
             log.warning("funnx batching off: model=%s %s; requests run one by one", self.name, problem)
         loaded.batching, loaded.batching_problem = (None, problem) if problem else (batching, None)
+        loaded.batching_requested = batching
         return loaded
 
     def _probe(self) -> str:
@@ -169,7 +170,7 @@ class OnnxModel:
         config = loaded.batching
         if config is None and loaded.batching_problem is None:
             return None
-        declared = config or self.batching()
+        declared = loaded.batching_requested  # as read at load: settings changed since apply at the next load
         report: dict[str, Any] = dict(dataclasses.asdict(declared)) if declared else {}
         report["enabled"] = config is not None
         if loaded.batching_problem:

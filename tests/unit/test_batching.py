@@ -236,8 +236,23 @@ def test_a_model_without_a_batch_axis_runs_unbatched_and_says_why(tmp_path: Path
     outputs, _ = model.run(loaded, {"x": np.zeros((1, 256), np.float32)})
     assert outputs[0].shape == (1, 10)
     report = model.batching_report(loaded)
-    assert report is not None and report["enabled"] is False
+    assert report is not None and report["enabled"] is False and report["max_batch_size"] == 8
     assert "no symbolic first (batch) dimension" in report["reason"]
+
+
+def test_the_report_of_a_model_that_cannot_batch_gives_what_was_asked_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metadata describes the loaded model: a setting changed since takes effect (and shows) at the next load."""
+    model_proto = onnx.load(str(mlp(tmp_path / "m.onnx")))
+    model_proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(model_proto, str(tmp_path / "fixed.onnx"))
+    monkeypatch.setenv("FUNNX_FIXED_MAX_BATCH_SIZE", "8")
+    model = OnnxModel("fixed", str(tmp_path / "fixed.onnx"))
+    loaded = model.get()
+    monkeypatch.setenv("FUNNX_FIXED_MAX_BATCH_SIZE", "lots")  # read per request, this made metadata fail
+    report = model.batching_report(loaded)
+    assert report is not None and report["max_batch_size"] == 8 and report["enabled"] is False
 
 
 def test_the_thread_count_lets_a_full_batch_gather_while_another_runs() -> None:
