@@ -102,9 +102,8 @@ def gated(tmp_path: Path) -> Iterator[GatedModel]:
     model.gate.set()
 
 
-def test_requests_queued_during_a_run_join_the_next_run_and_get_their_own_rows(
-    gated: GatedModel, rows: np.ndarray
-) -> None:
+def one_then_four(gated: GatedModel, rows: np.ndarray) -> tuple[LoadedModel, Calls]:
+    """Row 0 runs alone (held at the gate) while rows 1-4 queue; then the gate opens."""
     loaded, calls = gated.get(), Calls()
     calls.start(lambda: gated.run(loaded, {"x": rows[:1]}))
     assert gated.entered.wait(WAIT)
@@ -112,6 +111,13 @@ def test_requests_queued_during_a_run_join_the_next_run_and_get_their_own_rows(
         calls.start(lambda index=index: gated.run(loaded, {"x": rows[index : index + 1]}))  # type: ignore[misc]
     wait_queued(gated, 4)
     gated.gate.set()
+    return loaded, calls
+
+
+def test_requests_queued_during_a_run_join_the_next_run_and_get_their_own_rows(
+    gated: GatedModel, rows: np.ndarray
+) -> None:
+    loaded, calls = one_then_four(gated, rows)
     results = calls.join()
     # the lone first request ran at once; the 4 that queued meanwhile filled one run (4 rows = the limit,
     # so the 60 s delay was never waited for)
@@ -288,13 +294,7 @@ def test_after_a_shared_run_a_request_finding_the_model_idle_waits_for_company(
     """Under load the answers of a run go out one by one and their next requests come back one by one:
     the first back must not run alone while the rest queue behind it. After a run of several requests
     an idle arrival leads and gathers (here up to the 4-row limit; the 60 s delay is never reached)."""
-    loaded, calls = gated.get(), Calls()
-    calls.start(lambda: gated.run(loaded, {"x": rows[:1]}))
-    assert gated.entered.wait(WAIT)
-    for index in range(1, 5):
-        calls.start(lambda index=index: gated.run(loaded, {"x": rows[index : index + 1]}))  # type: ignore[misc]
-    wait_queued(gated, 4)
-    gated.gate.set()
+    loaded, calls = one_then_four(gated, rows)
     calls.join()
     assert gated.runs == [1, 4]  # the model is idle now, and its last run was shared
     for index in range(4, 8):
