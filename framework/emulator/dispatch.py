@@ -30,7 +30,7 @@ from .hostjson import HttpOptions
 from .invocation import FunctionFailed, HostRequest, Invoker
 from .keys import FunctionKeys
 from .loader import HttpFunction
-from .routing import Route, compile_route
+from .routing import Route, RouteTable, compile_route
 
 log = logging.getLogger("funnx.host")
 
@@ -134,8 +134,8 @@ class Dispatcher:
         limit = options.max_concurrent_requests
         self._running = threading.BoundedSemaphore(limit) if limit is not None else None
         self._custom_headers = [(name.lower(), value) for name, value in options.custom_headers.items()]
-        compiled = [(compile_route(f.route), f) for f in functions]
-        self.routes: list[tuple[Route, HttpFunction]] = sorted(compiled, key=lambda pair: pair[0].precedence)
+        self._table = RouteTable([(compile_route(f.route), f) for f in functions])
+        self.routes: list[tuple[Route, HttpFunction]] = self._table.routes
 
     @property
     def running_calls(self) -> int:
@@ -150,7 +150,7 @@ class Dispatcher:
         relative = self._strip_prefix(path)
         if relative is None:
             return None
-        for route, function in self.routes:
+        for route, function in self._table.candidates(relative):
             if function.methods is not None and method not in function.methods:
                 continue
             values = route.match(relative)

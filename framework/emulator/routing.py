@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from framework.errors import EmulatorError
 
 Check = Callable[[str], bool]
+Target = TypeVar("Target")
 
 
 def _integer(bits: int) -> Check:
@@ -189,6 +191,7 @@ class Route:
     pattern: re.Pattern[str]
     params: list[_Param]
     precedence: tuple[int, ...]
+    literal_prefix: tuple[str, ...] = ()  # the leading all-literal segments, lowercased
 
     def match(self, path: str) -> dict[str, str] | None:
         """Match a path relative to the route prefix (leading/trailing slashes ignored)."""
@@ -212,8 +215,11 @@ class Route:
 def compile_route(template: str) -> Route:
     segments = template.strip("/").split("/") if template.strip("/") else []
     regex, params, precedence = "", [], []
+    literal_prefix: list[str] = []
     for index, segment in enumerate(segments):
         tokens = _tokens(segment, template)
+        if len(literal_prefix) == index and all(isinstance(t, str) for t in tokens):
+            literal_prefix.append("".join(str(t) for t in tokens).lower())
         if len(tokens) == 1 and isinstance(tokens[0], _Param):
             param = tokens[0]
             params.append(param)
@@ -240,4 +246,35 @@ def compile_route(template: str) -> Route:
     names = [p.name.lower() for p in params]
     if len(set(names)) != len(names):
         raise EmulatorError(f"route {template!r}: a parameter name appears twice")
-    return Route(template, re.compile(regex, re.IGNORECASE | re.DOTALL), params, tuple(precedence))
+    return Route(
+        template, re.compile(regex, re.IGNORECASE | re.DOTALL), params, tuple(precedence), tuple(literal_prefix)
+    )
+
+
+class RouteTable(Generic[Target]):
+    """Routes in precedence order, indexed by their leading literal segments: a path is tried only
+    against the routes whose literal prefix it starts with (an app with 100 models has 300 routes,
+    and trying them all cost up to 70 µs per request), in the same order as a full scan."""
+
+    def __init__(self, routes: Sequence[tuple[Route, Target]]) -> None:
+        self.routes = sorted(routes, key=lambda pair: pair[0].precedence)
+        self._by_prefix: dict[tuple[str, ...], list[tuple[int, tuple[Route, Target]]]] = {}
+        for order, pair in enumerate(self.routes):
+            self._by_prefix.setdefault(pair[0].literal_prefix, []).append((order, pair))
+        self._pairs = {prefix: [pair for _, pair in items] for prefix, items in self._by_prefix.items()}
+        self._depth = max(map(len, self._by_prefix), default=0)
+
+    def candidates(self, path: str) -> list[tuple[Route, Target]]:
+        """The routes that may match ``path`` (relative to the route prefix), in precedence order."""
+        if not path.isascii():  # literals match case-insensitively: leave Unicode case rules to the regex
+            return self.routes
+        segments = path.strip("/").lower().split("/")
+        hits = [
+            prefix
+            for length in range(min(len(segments), self._depth) + 1)
+            if (prefix := tuple(segments[:length])) in self._by_prefix
+        ]
+        if len(hits) == 1:
+            return self._pairs[hits[0]]
+        merged = sorted(item for prefix in hits for item in self._by_prefix[prefix])
+        return [pair for _, pair in merged]
