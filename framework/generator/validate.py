@@ -15,7 +15,7 @@ from typing import Any
 
 from framework.errors import FunnxError, GeneratorError
 from framework.runtime import naming
-from framework.runtime.batching import batch_axis_problem
+from framework.runtime.batching import MAX_BATCH_DELAY_MS, batch_axis_problem
 from framework.runtime.session_options import declared_config
 from framework.runtime.sources import DEFAULT_CONNECTION, BlobSource, LocalSource, parse_source, split_sas
 
@@ -31,7 +31,6 @@ RESERVED_ROUTE_ROOTS = ("admin", "runtime", "v2", "docs")
 AUTH_LEVELS = {"function": "FUNCTION", "anonymous": "ANONYMOUS", "admin": "ADMIN"}
 #: How long a queued request waits for others to join its batch when --max-batch-delay-ms is not given.
 DEFAULT_DELAY_MS = 2.0
-MAX_DELAY_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -161,8 +160,8 @@ def _batching_problems(size: int | None, delay: float | None, inspected: Inspect
     problems = []
     if size < 2:
         problems.append(f"--max-batch-size must be 2 or more (rows joined into one run), not {size}")
-    if delay is not None and not 0 <= delay <= MAX_DELAY_MS:
-        problems.append(f"--max-batch-delay-ms must lie in [0, {MAX_DELAY_MS:g}] ms, not {delay:g}")
+    if delay is not None and not 0 <= delay <= MAX_BATCH_DELAY_MS:
+        problems.append(f"--max-batch-delay-ms must lie in [0, {MAX_BATCH_DELAY_MS:g}] ms, not {delay:g}")
     problem = batch_axis_problem(inspected.signature) if inspected is not None else None
     if problem is not None:
         problems.append(

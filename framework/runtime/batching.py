@@ -35,6 +35,9 @@ log = logging.getLogger("funnx.runtime")
 
 #: One info line with the statistics every this many batches (debug level logs every batch).
 LOG_EVERY_BATCHES = 1000
+#: The longest batch delay accepted, from the CLI or an app setting: a request that leads a batch may
+#: wait this long for company, so a larger value could only stall it.
+MAX_BATCH_DELAY_MS = 1000.0
 #: ``(loaded, feeds, output names)`` → (outputs, seconds): one session run (``OnnxModel.run_alone``).
 RunOnce = Callable[[Any, dict[str, Any], "list[str] | None"], "tuple[list[Any], float]"]
 
@@ -178,7 +181,7 @@ class Batcher:
         finally:
             # Whatever happened, the next queued request gets its turn, and before this batch's requests
             # are woken: they all want the interpreter to answer, and the next run should not queue behind.
-            self._hand_over()
+            self._hand_over(request)
             for answered in batch:
                 if answered is not request:  # the leader's own thread is not waiting
                     answered.give_turn()
@@ -204,9 +207,13 @@ class Batcher:
             self._queue = [queued for queued in self._queue if id(queued) not in taken]
         return batch
 
-    def _hand_over(self) -> None:
-        """The oldest queued request leads the next run; with none queued, the model is idle."""
+    def _hand_over(self, leader: _Request) -> None:
+        """The oldest queued request leads the next run; with none queued, the model is idle. The
+        leader that just finished is never handed the turn again: were its collecting interrupted, it
+        would still be queued, and the model would wait for it forever."""
         with self._lock:
+            if self._queue and self._queue[0] is leader:
+                self._queue.pop(0)
             following = self._queue[0] if self._queue else None
             self._busy = following is not None
             if following is not None:
@@ -245,9 +252,9 @@ class Batcher:
     def _joined(self, batch: list[_Request]) -> bool:
         """One run over the concatenated inputs, its outputs split by rows; False when that failed."""
         first = batch[0]
-        feeds = {name: np.concatenate([request.feeds[name] for request in batch]) for name in first.feeds}
         total = sum(request.rows for request in batch)
         try:
+            feeds = {name: np.concatenate([request.feeds[name] for request in batch]) for name in first.feeds}
             outputs, seconds = self._run_once(first.loaded, feeds, first.outputs)
         except Exception as err:
             message = getattr(err, "message", type(err).__name__)

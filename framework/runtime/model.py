@@ -18,7 +18,7 @@ from typing import Any
 from framework.errors import BadRequest, ConfigurationError, InferenceFailed, ModelUnavailable, VersionRejected
 
 from . import naming, settings, telemetry
-from .batching import Batcher, BatchingConfig, BatchStats, batch_axis_problem
+from .batching import MAX_BATCH_DELAY_MS, Batcher, BatchingConfig, BatchStats, batch_axis_problem
 from .lifecycle import Lifecycle
 from .loading import LoadedModel, load_model, ort_message
 from .session_options import SessionConfig, declared_config, effective_config
@@ -220,10 +220,11 @@ def _batching_option(model: str, option: str, value: Any, kind: type, default: A
             isinstance(value, bool)
             or not 0 <= number < float("inf")
             or (kind is int and (number < 1 or number != float(value)))
+            or (kind is float and number > MAX_BATCH_DELAY_MS)
         ):
             raise ValueError
     except (TypeError, ValueError):
         where = f"app setting {naming.model_setting(model, option)}" if isinstance(value, str) else "the module"
-        wanted = "a whole number of rows, 1 or more" if kind is int else "milliseconds, 0 or more"
+        wanted = "a whole number of rows, 1 or more" if kind is int else f"milliseconds, 0 to {MAX_BATCH_DELAY_MS:g}"
         raise ConfigurationError(f"model '{model}': {where} sets {option} to {value!r}; use {wanted}") from None
     return number

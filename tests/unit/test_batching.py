@@ -18,6 +18,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from framework.errors import BadRequest, ModelUnavailable
+from framework.runtime import model as model_module
 from framework.runtime.batching import worker_threads
 from framework.runtime.loading import LoadedModel
 from framework.runtime.model import OnnxModel
@@ -96,7 +97,14 @@ def rows() -> np.ndarray:
 
 
 @pytest.fixture
-def gated(tmp_path: Path) -> Iterator[GatedModel]:
+def unbounded_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lets a model declare a delay beyond the 1 s cap: a wait the engine should not make then hangs
+    the test (and fails it after WAIT) instead of passing one second late."""
+    monkeypatch.setattr(model_module, "MAX_BATCH_DELAY_MS", float("inf"))
+
+
+@pytest.fixture
+def gated(tmp_path: Path, unbounded_delay: None) -> Iterator[GatedModel]:
     model = GatedModel("m", str(mlp(tmp_path / "m.onnx")), max_batch_size=4, max_batch_delay_ms=60_000)
     yield model
     model.gate.set()
@@ -196,8 +204,11 @@ def test_one_bad_request_does_not_fail_the_others(tmp_path: Path) -> None:
     assert report is not None and report["fallbacks"] == 1
 
 
-def test_a_lone_request_runs_at_once_whatever_the_delay(tmp_path: Path, rows: np.ndarray) -> None:
-    """With the model idle, a request runs without waiting: a 10-minute delay would otherwise hold it."""
+def test_a_lone_request_runs_at_once_whatever_the_delay(
+    tmp_path: Path, rows: np.ndarray, unbounded_delay: None
+) -> None:
+    """With the model idle after runs of one request, a request runs without waiting: a 10-minute delay
+    would otherwise hold it."""
     model = OnnxModel("m", str(mlp(tmp_path / "m.onnx")), max_batch_size=32, max_batch_delay_ms=600_000)
     loaded, calls = model.get(), Calls()
     for index in range(3):  # one after another: each finds the model idle
@@ -265,7 +276,7 @@ def test_the_thread_count_lets_a_full_batch_gather_while_another_runs() -> None:
     assert worker_threads(32) == 64
 
 
-def test_a_request_that_cannot_join_anything_does_not_wait_for_company(tmp_path: Path) -> None:
+def test_a_request_that_cannot_join_anything_does_not_wait_for_company(tmp_path: Path, unbounded_delay: None) -> None:
     """Inputs whose first dimensions differ (the model allows it) cannot join a batch: when such a
     request leads a run it runs at once instead of waiting the (10-minute) delay for others."""
     graph = helper.make_graph(
@@ -303,3 +314,38 @@ def test_after_a_shared_run_a_request_finding_the_model_idle_waits_for_company(
     assert gated.runs == [1, 4, 4]  # without the wait: the first back ran alone, e.g. [1, 4, 1, 3]
     for index in range(4, 8):  # call 5 sent row 4, …
         assert np.array_equal(results[index + 1][0][0], gated.run_alone(loaded, {"x": rows[index : index + 1]})[0][0])
+
+
+def test_a_leader_whose_gathering_fails_does_not_wedge_the_model(
+    gated: GatedModel, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait for company is interrupted (here: made to raise once): that request gets the error,
+    and the model does not stay busy for a leader that is gone; the next request is answered."""
+    loaded, calls = one_then_four(gated, rows)
+    calls.join()
+    assert gated.runs == [1, 4]  # shared: the next idle arrival gathers, and waits for company
+    arrival = gated._batcher._arrival
+    real_wait = arrival.wait
+
+    def interrupted(timeout: float | None = None) -> bool:
+        monkeypatch.setattr(arrival, "wait", real_wait)
+        raise OverflowError("timeout value is too large")
+
+    monkeypatch.setattr(arrival, "wait", interrupted)
+    with pytest.raises(OverflowError):
+        gated.run(loaded, {"x": rows[5:6]})
+    for index in range(4, 8):  # the next arrival gathers again (the last run was shared): fill its batch
+        calls.start(lambda index=index: gated.run(loaded, {"x": rows[index : index + 1]}))  # type: ignore[misc]
+    results = calls.join()
+    assert gated.runs == [1, 4, 4]  # without the fix the first of these queues behind the vanished leader
+    assert np.array_equal(results[5][0][0], gated.run_alone(loaded, {"x": rows[4:5]})[0][0])
+
+
+def test_a_delay_over_a_second_is_refused_by_its_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leader may wait the whole delay for company: a larger one could only stall requests."""
+    monkeypatch.setenv("FUNNX_M_MAX_BATCH_DELAY_MS", "1e13")
+    with pytest.raises(
+        ModelUnavailable,
+        match=r"FUNNX_M_MAX_BATCH_DELAY_MS sets max_batch_delay_ms to '1e13'; use milliseconds, 0 to 1000",
+    ):
+        OnnxModel("m", str(mlp(tmp_path / "m.onnx")), max_batch_size=8).get()
