@@ -218,8 +218,10 @@ def compile_route(template: str) -> Route:
     literal_prefix: list[str] = []
     for index, segment in enumerate(segments):
         tokens = _tokens(segment, template)
-        if len(literal_prefix) == index and all(isinstance(t, str) for t in tokens):
-            literal_prefix.append("".join(str(t) for t in tokens).lower())
+        literal = "".join(str(t) for t in tokens)
+        # ASCII only: the regex folds some other letters onto ASCII ones (long s matches s), lower() does not
+        if len(literal_prefix) == index and all(isinstance(t, str) for t in tokens) and literal.isascii():
+            literal_prefix.append(literal.lower())
         if len(tokens) == 1 and isinstance(tokens[0], _Param):
             param = tokens[0]
             params.append(param)

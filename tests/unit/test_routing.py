@@ -80,10 +80,11 @@ def test_the_route_table_matches_like_a_full_scan_in_precedence_order() -> None:
     templates = {template for template, _, _ in TEMPLATE_CASES} | {"", "{name}", "m/latest", "m/{v}", "m/{*rest}"}
     for index in range(100):
         templates |= {f"m{index}", f"v2/models/m{index}/{{*rest}}"}
-    templates |= {"v2/{*rest}", "openapi.json", "docs/{*asset}"}
+    templates |= {"v2/{*rest}", "openapi.json", "docs/{*asset}", "{*any}"}
+    templates |= {"\u017f", "\u0131", "x/\u017f/{y}"}  # long s, dotless i: the regex matches them to s, i
     table = RouteTable([(compile_route(template), template) for template in sorted(templates)])
     more = ["", "/", "M7", "m99/", "V2/Models/M42/infer", "v2/models", "v2/models/m100/infer", "docs", "m/LATEST"]
-    more += ["m/x/y", "élan", "Élan/x", "openapi.json/x", "a//b"]
+    more += ["m/x/y", "élan", "Élan/x", "openapi.json/x", "a//b", "s", "S", "i", "I", "x/s/1"]
     paths = {path for _, path, _ in TEMPLATE_CASES} | set(more)
     for path in sorted(paths):
         assert first_match(table.candidates(path), path) == first_match(table.routes, path), path
