@@ -115,6 +115,8 @@ def plan_infra(
         "infra/main.bicep.j2",
         largest_batch=largest_batch if largest_batch > 1 else None,
         batching_threads=worker_threads(largest_batch) if largest_batch > 1 else None,
+        # Flex takes 1 to 1000 concurrent HTTP requests per instance
+        http_concurrency=min(worker_threads(largest_batch), 1000) if largest_batch > 1 else None,
         python=python,
         python_versions=python_versions.SUPPORTED,
         models_container=container,

@@ -246,6 +246,17 @@ def test_a_batching_model_gets_threads_for_a_full_batch_gathering_while_another_
     assert (limits["min_value"], limits["max_value"]) == (1, 1000)
 
 
+def test_per_instance_concurrency_stays_within_what_flex_takes(tmp_path: Path) -> None:
+    """Twice a batch of 600 is 1,200 threads, but Flex takes at most 1,000 concurrent HTTP requests
+    per instance: a default above the parameter's own @maxValue would fail the deployment."""
+    models = [["big", "--model", "az://models/big.onnx", "--max-batch-size", "600"]]
+    infra = generate(Variant("big-batch", models), tmp_path)
+    template = Template(infra / "main.bicep")
+    assert template.app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"] == "1200"
+    scale = template.value(template.config("app")["properties"]["functionAppConfig"]["scaleAndConcurrency"])
+    assert scale["triggers"] == {"http": {"perInstanceConcurrency": 1000}}
+
+
 def test_parameters_file_is_json_the_template_accepts(generated: tuple[Variant, Path]) -> None:
     variant, infra = generated
     template = Template(infra / "main.bicep")
