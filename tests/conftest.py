@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -36,10 +37,16 @@ def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[st
         [sys.executable, "-m", "framework.cli.main", "start", "--app", str(app), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # its own group: killing it also kills a --reload child holding stdout
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
-    watchdog = threading.Timer(timeout, process.kill)  # a start that hangs silently ends the read below
+
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(timeout, kill)  # a start that hangs silently ends the read below
     watchdog.start()
     try:
         for line in process.stdout:
@@ -52,17 +59,18 @@ def funnx_start(app: Path, *args: str, timeout: float = 60) -> Iterator[tuple[st
     finally:
         watchdog.cancel()
     if not found:
-        process.kill()
+        kill()
         pytest.fail("funnx start did not start:\n" + "\n".join(lines))
     try:
         yield found.group(1), lines
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            rest, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            rest, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # report it with the log (killing only the parent left a
+            kill()  # --reload child holding stdout, and this read hung until pytest-timeout)
             rest, _ = process.communicate()
+            rest += "\n[still running 60 s after Ctrl+C: killed]"
         lines += rest.splitlines()  # the rest of the log, for the test to read after the block
         assert process.returncode == 0, "\n".join(lines)
 
