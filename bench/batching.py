@@ -204,10 +204,10 @@ class Section:
         self.batching[f"in-process, {name}"] = measured["batching"]
 
     def run_round(self, index: int = 0) -> None:
-        """One round. The unbatched and batched servers take turns going first (odd rounds: batched
-        first). With a fixed order, the batched server always started right after the unbatched one had
-        gone, and its first point (OIP binary at c=1) came out 1.17-1.21x slower in three runs; taking
-        turns, 1.00x."""
+        """One round (``index`` from 0). The unbatched and batched servers take turns going first
+        (batched first in the 2nd, 4th… round). With a fixed order, the batched server always started
+        right after the unbatched one had gone, and its first point (OIP binary at c=1) came out
+        1.17-1.21x slower in three runs; taking turns, 1.00x."""
         levels_paths = {"binary": f"/api/v2/models/{LARGE}/infer", "json": f"/api/{LARGE}",
                         "oip-json": f"/api/v2/models/{LARGE}/infer"}  # fmt: skip
         parts = self.plan.parts
