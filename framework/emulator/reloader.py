@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -48,11 +49,28 @@ def local_azurite(app_dir: Path) -> Iterator[Azurite]:
         yield azurite
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stopped_by_ctrl_c() -> Iterator[None]:
+    """Ctrl+C ends the watch, and watchfiles then stops the child (it does the same for SIGTERM). Set
+    explicitly: a process started in the background by a non-interactive shell (as CI runs tests)
+    inherits SIGINT ignored, Python then raises no KeyboardInterrupt, and Ctrl+C did nothing."""
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_with_reload(app_dir: Path, port: int | None, child_args: Sequence[str], azurite: bool) -> None:
-    """Serve in a child ``funnx start`` and restart it on changes, until Ctrl+C."""
+    """Serve in a child ``funnx start`` and restart it on changes, until Ctrl+C or SIGTERM."""
     import watchfiles
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_stopped_by_ctrl_c())
         if azurite:
             os.environ[STORAGE_CONNECTION_SETTING] = stack.enter_context(local_azurite(app_dir)).connection_string
         chosen = free_port() if port == 0 else port  # keep one port across restarts

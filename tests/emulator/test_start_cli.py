@@ -172,6 +172,51 @@ def test_reload_restarts_on_code_changes(app_dir: Path) -> None:
             pytest.fail("the edited function was not served after the change")
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_reload_stops_on_ctrl_c_or_sigterm_even_started_with_sigint_ignored(
+    app_dir: Path, stop: signal.Signals
+) -> None:
+    """A non-interactive shell starts background jobs with SIGINT ignored (CI does): the watching
+    parent must still stop on Ctrl+C, and on SIGTERM, taking its serving child with it."""
+    add_one(app_dir / "models" / "add.onnx")
+    assert run_cli("new", "add", "--model", app_dir / "models" / "add.onnx", "--app", app_dir).exit_code == 0
+    port = free_port()
+    # started the way a background job of a non-interactive shell is: SIGINT ignored, inherited through exec
+    ignoring = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.executable, sys.argv[1:])"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "framework.cli.main",
+        "start",
+        "--app",
+        str(app_dir),
+        "--reload",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-c", ignoring, *command],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "Listening on" in line:
+                break
+        assert httpx.post(f"http://127.0.0.1:{port}/api/add", json={"data": [1]}).json()["result"] == [[2.0]]
+        process.send_signal(stop)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the parent and a child it left behind
+    assert process.returncode == 0, output
+    with pytest.raises(httpx.ConnectError):  # the child is gone too
+        httpx.post(f"http://127.0.0.1:{port}/api/add", json={"data": [1]}, timeout=2)
+
+
 @pytest.mark.storage
 def test_sigterm_stops_the_emulator_and_its_azurite(app_dir: Path, azurite: AzuriteService) -> None:
     assert run_cli("new", "m", "--model", "az://models/m.onnx", "--app", app_dir).exit_code == 0
