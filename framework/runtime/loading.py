@@ -41,9 +41,13 @@ class LoadedModel:
     timings: dict[str, float] = field(default_factory=dict)
     refresh_every: float | None = None  # seconds between version checks, read from settings at load
     first_run_logged: bool = False
-    batching: BatchingConfig | None = None  # read from the module and settings at load; None: off
-    batching_problem: str | None = None  # why batching is off although it was asked for
-    batching_requested: BatchingConfig | None = None  # what was asked for at load (reported with the problem)
+    batching_requested: BatchingConfig | None = None  # read from the module and settings at load; None: off
+    batching_problem: str | None = None  # why the model cannot batch although it was asked to
+
+    @property
+    def batching(self) -> BatchingConfig | None:
+        """How requests are batched on this version (None: one by one)."""
+        return None if self.batching_problem else self.batching_requested
 
     @property
     def version_label(self) -> str:

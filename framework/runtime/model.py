@@ -144,8 +144,7 @@ class OnnxModel:
         problem = batch_axis_problem(loaded.signature) if batching is not None else None
         if problem is not None:
             log.warning("funnx batching off: model=%s %s; requests run one by one", self.name, problem)
-        loaded.batching, loaded.batching_problem = (None, problem) if problem else (batching, None)
-        loaded.batching_requested = batching
+        loaded.batching_requested, loaded.batching_problem = batching, problem
         return loaded
 
     def _probe(self) -> str:
@@ -167,12 +166,10 @@ class OnnxModel:
 
     def batching_report(self, loaded: LoadedModel) -> dict[str, Any] | None:
         """What GET metadata reports under ``batching`` (None when batching is off)."""
-        config = loaded.batching
-        if config is None and loaded.batching_problem is None:
+        requested = loaded.batching_requested  # as read at load: settings changed since apply at the next load
+        if requested is None:
             return None
-        declared = loaded.batching_requested  # as read at load: settings changed since apply at the next load
-        report: dict[str, Any] = dict(dataclasses.asdict(declared)) if declared else {}
-        report["enabled"] = config is not None
+        report: dict[str, Any] = {**dataclasses.asdict(requested), "enabled": loaded.batching is not None}
         if loaded.batching_problem:
             report["reason"] = loaded.batching_problem
         return {**report, **self.batch_stats.report()}
