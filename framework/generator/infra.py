@@ -29,6 +29,9 @@ from .ci import APP_NAME
 from .render import bicep_string, render
 from .writer import PlannedFile
 
+#: The most concurrent HTTP requests Flex Consumption sends one instance (perInstanceConcurrency).
+FLEX_MAX_HTTP_CONCURRENCY = 1000
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -111,12 +114,13 @@ def plan_infra(
             "create the others in the same storage account before uploading those models"
         )
     largest_batch = max((model.declared_batching[0] or 0 for model in models), default=0)
+    threads = worker_threads(largest_batch) if largest_batch > 1 else None  # None: no model batches
     bicep = render(
         "infra/main.bicep.j2",
-        largest_batch=largest_batch if largest_batch > 1 else None,
-        batching_threads=worker_threads(largest_batch) if largest_batch > 1 else None,
-        # Flex takes 1 to 1000 concurrent HTTP requests per instance
-        http_concurrency=min(worker_threads(largest_batch), 1000) if largest_batch > 1 else None,
+        largest_batch=largest_batch,
+        batching_threads=threads,
+        http_concurrency=min(threads, FLEX_MAX_HTTP_CONCURRENCY) if threads else None,
+        max_http_concurrency=FLEX_MAX_HTTP_CONCURRENCY,
         python=python,
         python_versions=python_versions.SUPPORTED,
         models_container=container,
