@@ -185,17 +185,8 @@ def test_reload_stops_on_ctrl_c_or_sigterm_even_started_with_sigint_ignored(
     ignoring = (
         "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.executable, sys.argv[1:])"
     )
-    command = [
-        sys.executable,
-        "-m",
-        "framework.cli.main",
-        "start",
-        "--app",
-        str(app_dir),
-        "--reload",
-        "--port",
-        str(port),
-    ]
+    command = [sys.executable, "-m", "framework.cli.main", "start", "--app", str(app_dir), "--reload",
+               "--port", str(port)]  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-c", ignoring, *command],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
