@@ -1,6 +1,6 @@
 """``python -m bench batching``: what adaptive batching buys, and what the unbatched path costs.
 
-Four parts, every server run alone (2 cores) and loaded by the one load generator (bench/loadgen.py):
+Five parts, every server run alone (2 cores) and loaded by the one load generator (bench/loadgen.py):
 
 1. A 25M-parameter MLP (1024→4096→4096→1000, ~100 MB) behind ``funnx start`` over loopback, with
    binary OIP (tritonclient's bytes), simple JSON and OIP JSON, at c = 1, 8, 32: unbatched, and
@@ -10,6 +10,8 @@ Four parts, every server run alone (2 cores) and loaded by the one load generato
 3. MLServer (its own virtualenv) with adaptive batching serving the same model, OIP JSON.
 4. The small MLP (784→256→10) unbatched: funnx against the Python floor (bench/floor_server.py)
    and FastAPI running ``session.run`` inline; plus the client's ceiling against a trivial server.
+5. Parts 4 (at c=8) and 3 (at c=32) again with an httpx client, the client issue #15's baseline
+   figures were measured with, to compare with them.
 
 Each measurement is repeated in ``rounds`` rounds (each server started afresh per round); the
 report gives the median over rounds, so a noisy neighbour on the machine moves one round, not the row.
@@ -61,8 +63,9 @@ class Plan:
     levels: tuple[int, ...] = (1, 8, 32)
     large_sizes: tuple[int, ...] = LARGE_SIZES
     mlserver: str = "auto"
-    #: Which parts run: "client" (ceiling), "large" (HTTP and MLServer), "in-process", "small".
-    parts: frozenset[str] = frozenset({"client", "large", "in-process", "small"})
+    #: Which parts run: "client" (ceiling), "large" (HTTP and MLServer), "in-process", "small", and
+    #: "httpx" (the small-model and MLServer comparisons again with the client of the issue's baselines).
+    parts: frozenset[str] = frozenset({"client", "large", "in-process", "small", "httpx"})
 
 
 def batch_settings(model: str) -> dict[str, str]:
@@ -170,14 +173,15 @@ class Section:
         return Server(name, command, port, self.env, {"small": path})
 
     # -- measuring --------------------------------------------------------------------------
-    def load(self, group: str, server: Server) -> None:
+    def load(self, group: str, server: Server, levels: tuple[int, ...] = (), client: str = "aiohttp") -> None:
+        """Load every path of ``server`` at ``levels`` (the plan's by default) with ``client``."""
         keys, points = [], []
         for payload, path in server.paths.items():
-            for level in self.plan.levels:
+            for level in levels or self.plan.levels:
                 keys.append((group, server.name, payload, level))
                 points.append({"url": server.url + path, "body": self.payloads[payload].body,
                                "headers": self.payloads[payload].headers, "concurrency": level,
-                               "seconds": self.plan.seconds, "warmup": self.plan.warmup})  # fmt: skip
+                               "seconds": self.plan.seconds, "warmup": self.plan.warmup, "client": client})  # fmt: skip
         with running(server) as process_group:
             for key, sample in zip(keys, loadgen.measure(points, process_group), strict=True):
                 self.samples[key].append(sample)
@@ -227,13 +231,34 @@ class Section:
                 self.in_process(name, env)
         if "small" in parts:
             self.small_round()
+        if "httpx" in parts:
+            self.httpx_round(variants)
+
+    def httpx_round(self, variants: list[tuple[str, dict[str, str]]]) -> None:
+        """The two comparisons whose baselines issue #15 measured with an httpx client, with that client:
+        the small model at c=8 and the large one against MLServer at c=32 (OIP JSON)."""
+        for server in self.small_servers():
+            self.load("httpx", server, levels=(8,), client="httpx")
+        oip_json = {"oip-json": f"/api/v2/models/{LARGE}/infer"}
+        for name, env in variants:
+            self.load("httpx", self.funnx(name, env, oip_json), levels=(32,), client="httpx")
+        mlserver = self.mlserver_server()
+        if mlserver is not None:
+            self.load("httpx", mlserver, levels=(32,), client="httpx")
 
     def small_round(self) -> None:
+        for server in self.small_servers():
+            self.load("small", server)
+
+    def small_servers(self) -> list[Server]:
+        """The floor, FastAPI inline and funnx serving the small model, on their own ports."""
         small_model = str(self.app / "models" / f"{SMALL}.onnx")
-        self.load("small", self.plain("floor", "bench.floor_server", "/", small_model))
-        self.load("small", self.plain("FastAPI inline", "bench.fastapi_baseline", "/predict-inline", small_model))
         threads = {model_setting(SMALL, "intra_op_threads"): str(SMALL_INTRA_OP_THREADS)}
-        self.load("small", self.funnx("funnx", threads, {"small": f"/api/{SMALL}"}))
+        return [
+            self.plain("floor", "bench.floor_server", "/", small_model),
+            self.plain("FastAPI inline", "bench.fastapi_baseline", "/predict-inline", small_model),
+            self.funnx("funnx", threads, {"small": f"/api/{SMALL}"}),
+        ]
 
     def results(self) -> dict[str, Any]:
         rows = [

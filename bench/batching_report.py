@@ -1,4 +1,4 @@
-"""The batching section of docs/benchmarks.md: five tables and whether the batching settings took effect."""
+"""The batching section of docs/benchmarks.md: six tables and whether the batching settings took effect."""
 
 from __future__ import annotations
 
@@ -117,6 +117,24 @@ def small_table(rows: Rows) -> str:
     return _table([*header, "by CPU: funnx ÷ floor", "by CPU: funnx ÷ FastAPI", "client CPU"], body)
 
 
+def httpx_table(rows: Rows, large: str) -> str:
+    """The issue's two baselines measured again with its client: one row per server, each with its ratio."""
+    body = []
+    for payload, level, servers in (
+        ("small", 8, ("floor", "FastAPI inline", "funnx")),
+        ("oip-json", 32, ("MLServer", "funnx", "funnx batched")),
+    ):
+        base = rows.get("httpx", servers[0], payload, level)
+        for server in servers:
+            row = rows.get("httpx", server, payload, level)
+            if row is None:
+                continue
+            model = "MLP 784→256→10, simple JSON" if payload == "small" else f"{large}, OIP JSON"
+            body.append([model, str(level), server, rps(row), latency(row), ratio(row, base), cost(row), cpu(row)])
+    header = ["model", "c", "server", "requests/s", "p50 / p90 ms", "÷ first server", "server CPU µs/req"]
+    return _table([*header, "client CPU"], body)
+
+
 def _quotient(ours: dict[str, Any] | None, theirs: dict[str, Any] | None, key: str) -> float | None:
     return ours[key] / theirs[key] if ours and theirs and theirs[key] else None
 
@@ -216,5 +234,17 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         small_table(rows),
     ]
+    if rows.has("httpx", "funnx"):
+        parts += [
+            "",
+            "**With the issue's client** (httpx `AsyncClient`, keep-alive pool of c connections, same rounds): "
+            "the issue's baselines (small model: funnx 0.70\N{MULTIPLICATION SIGN} the floor at c=8; "
+            "MLServer 178 to 186 req/s and funnx unbatched 184 to 188 at c=32) were measured with it. It needs "
+            "several times aiohttp's CPU per request, so at client CPU near 100% these rows measure the client "
+            "as much as the server: compare them with the issue's figures, and the servers with the aiohttp "
+            "tables above.",
+            "",
+            httpx_table(rows, "MLP " + "→".join(map(str, model["sizes"]))),
+        ]
     errors = sum(row["errors"] for row in results["rows"])
     return "\n".join(parts) + f"\n\nNon-200 answers during the runs: {errors}."

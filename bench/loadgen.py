@@ -13,11 +13,17 @@ work shares the machine, which throughput does not: it is the fairest cost compa
 
 Every request is the same bytes; no ``Accept-Encoding`` is sent (tritonclient and curl do not ask for
 compressed replies by default), so no server spends time compressing.
+
+A point's ``client`` is "aiohttp" (the default) or "httpx": the client issue #15's baseline figures
+were measured with. httpx costs several times aiohttp's CPU per request and tops out near 1,000 req/s
+at c=8 and 200-300 at c=32 here, so its rows mostly measure the client; they are reported to compare
+with those figures, never alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -26,10 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -55,7 +63,35 @@ def group_cpu(group: int | None) -> float:
     return ticks / TICKS_PER_SECOND
 
 
-async def _window(session: aiohttp.ClientSession, point: dict[str, Any], body: bytes, seconds: float) -> dict[str, Any]:
+Send = Callable[[], Awaitable[tuple[int, bytes]]]
+
+
+@contextlib.asynccontextmanager
+async def _sender(point: dict[str, Any], body: bytes) -> AsyncIterator[Send]:
+    """One request of ``point`` per call (status, body), on a keep-alive pool of ``concurrency`` connections."""
+    method, url, headers, size = point["method"], point["url"], point["headers"], point["concurrency"]
+    if point.get("client", "aiohttp") == "httpx":
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+            async def send_httpx() -> tuple[int, bytes]:
+                reply = await client.request(method, url, content=body, headers=headers)
+                return reply.status_code, reply.content
+
+            yield send_httpx
+        return
+    connector = aiohttp.TCPConnector(limit=size)
+    skipped = ("Accept-Encoding", "User-Agent")
+    async with aiohttp.ClientSession(connector=connector, skip_auto_headers=skipped) as session:
+
+        async def send_aiohttp() -> tuple[int, bytes]:
+            async with session.request(method, url, data=body, headers=headers) as reply:
+                return reply.status, await reply.read()
+
+        yield send_aiohttp
+
+
+async def _window(send: Send, point: dict[str, Any], seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
     failures: list[str] = []
     stop = time.perf_counter() + seconds
@@ -63,11 +99,10 @@ async def _window(session: aiohttp.ClientSession, point: dict[str, Any], body: b
     async def worker() -> None:
         while time.perf_counter() < stop:
             started = time.perf_counter()
-            async with session.request(point["method"], point["url"], data=body, headers=point["headers"]) as reply:
-                content = await reply.read()
+            status, content = await send()
             latencies.append(time.perf_counter() - started)
-            if reply.status != 200:
-                failures.append(f"{reply.status} {content[:200]!r}")
+            if status != 200:
+                failures.append(f"{status} {content[:200]!r}")
 
     cpu, began = _own_cpu(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(point["concurrency"])))
@@ -77,16 +112,13 @@ async def _window(session: aiohttp.ClientSession, point: dict[str, Any], body: b
 
 async def _point(point: dict[str, Any], group: int | None) -> dict[str, Any]:
     body = Path(point["body_file"]).read_bytes()
-    connector = aiohttp.TCPConnector(limit=point["concurrency"])
-    skipped = ("Accept-Encoding", "User-Agent")
-    async with aiohttp.ClientSession(connector=connector, skip_auto_headers=skipped) as session:
-        async with session.request(point["method"], point["url"], data=body, headers=point["headers"]) as reply:
-            first = await reply.read()
-            if reply.status != 200:  # a wrong URL or payload would otherwise be measured as fast errors
-                raise SystemExit(f"loadgen: {point['url']} answered {reply.status}: {first[:300]!r}")
-        await _window(session, point, body, point["warmup"])
+    async with _sender(point, body) as send:
+        status, first = await send()
+        if status != 200:  # a wrong URL or payload would otherwise be measured as fast errors
+            raise SystemExit(f"loadgen: {point['url']} answered {status}: {first[:300]!r}")
+        await _window(send, point, point["warmup"])
         server_cpu = group_cpu(group)
-        window = await _window(session, point, body, point["seconds"])
+        window = await _window(send, point, point["seconds"])
         server_cpu = group_cpu(group) - server_cpu
     latencies = sorted(window["latencies"])
     count = len(latencies)
@@ -110,9 +142,10 @@ def measure(points: list[dict[str, Any]], server_group: int | None = None) -> li
     """Load each point in turn from a child process; one result per point.
 
     A point: ``url``, ``body`` (bytes), ``headers``, ``concurrency``, ``seconds``, ``warmup`` (seconds
-    of load before the window), optional ``method`` (POST). A result: requests/s, p50/p90 latency,
-    non-200 count, client CPU share, and the server's CPU µs per request when ``server_group`` (the
-    server's process group id) is given (a point's own ``server_group`` wins: servers loaded in turn).
+    of load before the window), optional ``method`` (POST) and ``client`` ("aiohttp" or "httpx"). A
+    result: requests/s, p50/p90 latency, non-200 count, client CPU share, and the server's CPU µs per
+    request when ``server_group`` (the server's process group id) is given (a point's own
+    ``server_group`` wins: servers loaded in turn).
     """
     with tempfile.TemporaryDirectory(prefix="funnx-bench-bodies-") as folder:
         specs = []

@@ -42,19 +42,10 @@ class Section(batching.Section):
         super().__init__(plan, scratch)
         self.variants = variants
 
-    def small_round(self) -> None:
-        for server in self.small_servers():
-            self.load("small", server)
-
     def small_servers(self) -> list[Server]:
         """The floor, FastAPI inline, funnx (this checkout) and the variants, on their own ports."""
-        model = str(self.app / "models" / f"{batching.SMALL}.onnx")
+        servers = super().small_servers()
         threads = {model_setting(batching.SMALL, "intra_op_threads"): str(batching.SMALL_INTRA_OP_THREADS)}
-        servers = [
-            self.plain("floor", "bench.floor_server", "/", model),
-            self.plain("FastAPI inline", "bench.fastapi_baseline", "/predict-inline", model),
-            self.funnx("funnx", threads, {"small": f"/api/{batching.SMALL}"}),
-        ]
         for name, folder in self.variants.items():
             server = self.funnx(name, {**threads, "PYTHONPATH": str(folder)}, {"small": f"/api/{batching.SMALL}"})
             # -P: the working directory (this checkout) does not go before PYTHONPATH's framework/

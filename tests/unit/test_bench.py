@@ -51,8 +51,10 @@ def test_batching_section_runs_every_server_and_renders() -> None:
                  for payload in ("binary", "json")}  # fmt: skip
     expected |= {("large", "funnx", "oip-json"), ("large", "funnx batched", "oip-json")}
     expected |= {("small", server, "small") for server in ("floor", "FastAPI inline", "funnx")}
+    expected |= {("httpx", server, "small") for server in ("floor", "FastAPI inline", "funnx")}  # the client
+    expected |= {("httpx", "funnx", "oip-json"), ("httpx", "funnx batched", "oip-json")}
     if mlserver_env.existing() is not None:
-        expected.add(("large", "MLServer", "oip-json"))
+        expected |= {("large", "MLServer", "oip-json"), ("httpx", "MLServer", "oip-json")}
         assert results["mlserver"]["version"] == "1.7.1"
     else:
         assert "skipped" in results["mlserver"]
@@ -70,4 +72,7 @@ def test_batching_section_runs_every_server_and_renders() -> None:
         assert sentence in markdown
     assert "| OIP binary | 2 |" in markdown and "| simple JSON | 2 |" in markdown  # HTTP and in-process tables
     assert "| HTTP, OIP binary | " in markdown and "| in-process, simple JSON | " in markdown  # the targets
+    assert "| MLP 784→256→10, simple JSON | 8 | funnx | " in markdown  # the httpx table
+    assert "| MLP 16→32→8, OIP JSON | 32 | funnx batched | " in markdown
+    assert "httpx client (the issue's)" in markdown  # its target rows
     assert "—" not in markdown  # every cell and ratio was measured
