@@ -75,4 +75,5 @@ def test_batching_section_runs_every_server_and_renders() -> None:
     assert "| MLP 784→256→10, simple JSON | 8 | funnx | " in markdown  # the httpx table
     assert "| MLP 16→32→8, OIP JSON | 32 | funnx batched | " in markdown
     assert "httpx client (the issue's)" in markdown  # its target rows
+    assert "(25M MLP, every payload: the lowest) | " in markdown and "simple JSON " in markdown
     assert "—" not in markdown  # every cell and ratio was measured
