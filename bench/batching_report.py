@@ -118,17 +118,16 @@ def small_table(rows: Rows) -> str:
 
 
 def httpx_table(rows: Rows, large: str) -> str:
-    """The issue's two baselines measured again with its client: one row per server, each with its ratio."""
+    """The issue's two baselines measured again with its client: one row per server, each with its ratio
+    to the first server measured (the floor; MLServer, or funnx unbatched when MLServer was left out)."""
     body = []
     for payload, level, servers in (
         ("small", 8, ("floor", "FastAPI inline", "funnx")),
         ("oip-json", 32, ("MLServer", "funnx", "funnx batched")),
     ):
-        base = rows.get("httpx", servers[0], payload, level)
-        for server in servers:
-            row = rows.get("httpx", server, payload, level)
-            if row is None:
-                continue
+        measured = [(server, row) for server in servers if (row := rows.get("httpx", server, payload, level))]
+        base = measured[0][1] if measured else None  # MLServer, when it was measured
+        for server, row in measured:
             model = "MLP 784→256→10, simple JSON" if payload == "small" else f"{large}, OIP JSON"
             body.append([model, str(level), server, rps(row), latency(row), ratio(row, base), cost(row), cpu(row)])
     header = ["model", "c", "server", "requests/s", "p50 / p90 ms", "÷ first server", "server CPU µs/req"]
