@@ -36,6 +36,7 @@ import numpy as np
 
 from bench import inprocess, loadgen, mlserver_env, payloads
 from bench.apps import MODELS, make_app
+from bench.batching_report import HTTPX_LARGE_LEVEL, HTTPX_SMALL_LEVEL
 from bench.servers import Server, running
 from framework.emulator.azurite import free_port
 from framework.runtime.naming import model_setting
@@ -238,13 +239,13 @@ class Section:
         """The two comparisons whose baselines issue #15 measured with an httpx client, with that client:
         the small model at c=8 and the large one against MLServer at c=32 (OIP JSON)."""
         for server in self.small_servers():
-            self.load("httpx", server, levels=(8,), client="httpx")
+            self.load("httpx", server, levels=(HTTPX_SMALL_LEVEL,), client="httpx")
         oip_json = {"oip-json": f"/api/v2/models/{LARGE}/infer"}
         for name, env in variants:
-            self.load("httpx", self.funnx(name, env, oip_json), levels=(32,), client="httpx")
+            self.load("httpx", self.funnx(name, env, oip_json), levels=(HTTPX_LARGE_LEVEL,), client="httpx")
         mlserver = self.mlserver_server()
         if mlserver is not None:
-            self.load("httpx", mlserver, levels=(32,), client="httpx")
+            self.load("httpx", mlserver, levels=(HTTPX_LARGE_LEVEL,), client="httpx")
 
     def small_round(self) -> None:
         for server in self.small_servers():

@@ -6,6 +6,8 @@ import os
 from typing import Any
 
 PAYLOADS = {"binary": "OIP binary", "json": "simple JSON", "oip-json": "OIP JSON"}
+#: The concurrency of the issue's two httpx baselines: the small model at c=8, MLServer at c=32.
+HTTPX_SMALL_LEVEL, HTTPX_LARGE_LEVEL = 8, 32
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -122,8 +124,8 @@ def httpx_table(rows: Rows, large: str) -> str:
     to the first server measured (the floor; MLServer, or funnx unbatched when MLServer was left out)."""
     body = []
     for payload, level, servers in (
-        ("small", 8, ("floor", "FastAPI inline", "funnx")),
-        ("oip-json", 32, ("MLServer", "funnx", "funnx batched")),
+        ("small", HTTPX_SMALL_LEVEL, ("floor", "FastAPI inline", "funnx")),
+        ("oip-json", HTTPX_LARGE_LEVEL, ("MLServer", "funnx", "funnx batched")),
     ):
         measured = [(server, row) for server in servers if (row := rows.get("httpx", server, payload, level))]
         base = measured[0][1] if measured else None  # MLServer, when it was measured

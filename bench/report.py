@@ -160,15 +160,16 @@ def _batching_checks(rows: batching_report.Rows) -> list[tuple[str, str, bool]]:
     if theirs and ours:
         ratio = ours["rps"] / theirs["rps"]
         checks.append((f"batched ≥ 3× MLServer at c={high} (OIP JSON)", f"{ratio:.2f}×", ratio >= 3))
-    floor, ours = (rows.get("httpx", server, "small", 8) for server in ("floor", "funnx"))
+    small, large = batching_report.HTTPX_SMALL_LEVEL, batching_report.HTTPX_LARGE_LEVEL
+    floor, ours = (rows.get("httpx", server, "small", small) for server in ("floor", "funnx"))
     if floor and ours:
         ratio = ours["rps"] / floor["rps"]
-        label = "small MLP over HTTP ≥ 0.85× the Python floor at c=8, httpx client (the issue's)"
+        label = f"small MLP over HTTP ≥ 0.85× the Python floor at c={small}, httpx client (the issue's)"
         checks.append((label, f"{ratio:.2f}×", ratio >= 0.85))
-    theirs, ours = (rows.get("httpx", server, "oip-json", 32) for server in ("MLServer", "funnx batched"))
+    theirs, ours = (rows.get("httpx", server, "oip-json", large) for server in ("MLServer", "funnx batched"))
     if theirs and ours:
         ratio = ours["rps"] / theirs["rps"]
-        label = "batched ≥ 3× MLServer at c=32 (OIP JSON), httpx client (the issue's)"
+        label = f"batched ≥ 3× MLServer at c={large} (OIP JSON), httpx client (the issue's)"
         checks.append((label, f"{ratio:.2f}×", ratio >= 3))
     return checks
 
